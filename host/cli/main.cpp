@@ -1,0 +1,226 @@
+// kquant-cuda: quantize a GGUF model into llama.cpp's formats, byte-identical to llama-quantize.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+#include "kquant/error.h"
+#include "kquant/gguf.h"
+#include "kquant/imatrix.h"
+#include "kquant/pipeline.h"
+#include "kquant/presets.h"
+#include "kquant/quantize.h"
+#if KQUANT_HAVE_CUDA
+#include "kquant/cuda_backend.h"
+#endif
+
+namespace {
+
+using namespace kquant;
+
+struct CliOptions {
+    std::string input, output, type, device = "auto", gpu = "0", imatrix;
+    std::string output_tensor_type, token_embedding_type, tensor_type_file;
+    std::vector<std::string> tensor_types, overrides, include_weights, exclude_weights;
+    int threads = 0, streams = 3, io_threads = 8;
+    size_t chunk_mb = 256;
+    bool pure = false, leave_output = false, allow_requantize = false, dry_run = false, quiet = false;
+    bool list_types = false;
+};
+
+std::string shape_str(const std::vector<int64_t>& ne) {
+    std::string s;
+    for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+    return s;
+}
+
+double mib(uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); }
+
+std::vector<int> parse_gpus(const std::string& s, int count) {
+    std::vector<int> out;
+    if (s == "all") {
+        for (int i = 0; i < count; ++i) out.push_back(i);
+        return out;
+    }
+    std::stringstream ss(s);
+    for (std::string tok; std::getline(ss, tok, ',');) {
+        try {
+            size_t pos = 0;
+            const int id = std::stoi(tok, &pos);
+            if (pos != tok.size() || id < 0) throw std::invalid_argument(tok);
+            if (count >= 0 && id >= count)
+                throw Error("--gpu " + tok + ": there are only " + std::to_string(count) + " CUDA device(s)");
+            out.push_back(id);
+        } catch (const std::logic_error&) {
+            throw Error("--gpu: '" + tok + "' is not a device number (use N, N,M or all)");
+        }
+    }
+    return out;
+}
+
+// Decides the device: auto = the GPU when one is usable, else the CPU (said on stdout).
+DeviceKind choose_device(const CliOptions& o, std::string* why, int* gpu_count) {
+    *gpu_count = 0;
+#if KQUANT_HAVE_CUDA
+    const cuda::DeviceStatus st = cuda::probe();
+    *gpu_count = st.count;
+    if (st.count > 0 && o.device != "cpu") return DeviceKind::Cuda;
+    *why = st.reason.empty() ? "no CUDA device" : st.reason;
+#else
+    *why = "this build has no CUDA support (nvcc was not found when it was built)";
+#endif
+    if (o.device == "cuda") throw Error("--device cuda: " + *why);
+    return DeviceKind::Cpu;
+}
+
+int run(const CliOptions& o) {
+    if (o.list_types) {
+        for (Type t : quantizable_types()) std::printf("%s\n", std::string(type_info(t).name).c_str());
+        std::printf("%s\n", preset_names(true).c_str());
+        return 0;
+    }
+    const PresetInfo& preset = parse_preset(o.type);
+    require_supported(preset);
+
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::exists(o.input, ec)) throw Error(o.input + ": no such file");
+    if (fs::exists(o.output, ec) && fs::equivalent(o.input, o.output, ec))
+        throw Error("input and output are the same file: " + o.output);
+
+    QuantParams p;
+    p.set_preset(preset);
+    p.pure = o.pure;
+    p.leave_output_tensor = o.leave_output;
+    p.allow_requantize = o.allow_requantize;
+    p.dry_run = o.dry_run;
+    if (!o.output_tensor_type.empty()) p.output_tensor_type = parse_ggml_type(o.output_tensor_type);
+    if (!o.token_embedding_type.empty()) p.token_embedding_type = parse_ggml_type(o.token_embedding_type);
+    for (const std::string& s : o.tensor_types) p.tensor_types.push_back(parse_tensor_type_rule(s));
+    if (!o.tensor_type_file.empty())
+        for (TensorTypeRule& r : load_tensor_type_file(o.tensor_type_file)) p.tensor_types.push_back(std::move(r));
+    for (const std::string& s : o.overrides) p.kv_overrides.push_back(parse_kv_override(s));
+
+    std::unique_ptr<Imatrix> im;
+    std::vector<KvOverride> all_overrides = p.kv_overrides;
+    if (!o.imatrix.empty()) {
+        im = std::make_unique<Imatrix>(load_imatrix(o.imatrix));
+        filter_imatrix(*im, o.include_weights, o.exclude_weights);
+        check_imatrix_finite(*im);
+        for (KvOverride& k : imatrix_kv_overrides(*im, o.imatrix)) all_overrides.push_back(std::move(k));
+        if (!o.quiet)
+            std::printf("loaded %zu importance matrix entries from %s\n", im->entry_count(), o.imatrix.c_str());
+    } else if (!o.include_weights.empty() || !o.exclude_weights.empty()) {
+        throw Error("--include-weights / --exclude-weights need --imatrix");
+    }
+
+    const auto in = gguf::Reader::open(o.input);
+    const ModelInfo model = model_info_from_kvs(in->kvs(), p.kv_overrides, o.input);
+    const QuantPlan plan = plan_quantization(in->tensors(), model, p, im.get(), o.input);
+    const std::vector<gguf::KV> kvs =
+        build_output_kvs(in->kvs(), output_file_type(p, in->kvs(), in->tensors()), all_overrides);
+
+    const size_t n = plan.tensors.size();
+    for (size_t i = 0; i < n && !o.quiet; ++i) {
+        const TensorPlan& t = plan.tensors[i];
+        if (!t.fallback_warning.empty()) std::printf("%s\n", t.fallback_warning.c_str());
+        if (!t.imatrix_note.empty()) std::printf("%s\n", t.imatrix_note.c_str());
+        std::printf("[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, n, t.name.c_str(), shape_str(t.ne).c_str(),
+                    std::string(type_info(t.src_type).name).c_str());
+        if (t.action == TensorAction::Copy)
+            std::printf("size = %8.3f MiB\n", mib(t.src_bytes));
+        else
+            std::printf("converting to %s .. size = %8.2f MiB -> %8.2f MiB%s\n",
+                        std::string(type_info(t.dst_type).name).c_str(), mib(t.src_bytes), mib(t.dst_bytes),
+                        t.imatrix ? " (imatrix)" : "");
+    }
+    const SizeReport sizes = size_report(plan, kvs);
+    if (o.dry_run) {
+        std::printf("dry run: model size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW), file size = %llu bytes\n",
+                    mib(sizes.src_tensor_bytes), sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw(),
+                    static_cast<unsigned long long>(sizes.file_bytes));
+        if (plan.will_require_imatrix) std::printf("warning: this quantization requires an imatrix!\n");
+        const std::string fb = fallback_summary(plan);
+        if (!fb.empty()) std::printf("%s\n", fb.c_str());
+        return 0;
+    }
+
+    PipelineOptions po;
+    std::string why;
+    int gpu_count = 0;
+    po.device = choose_device(o, &why, &gpu_count);
+    if (po.device == DeviceKind::Cpu && o.device == "auto" && !o.quiet)
+        std::printf("device: cpu (%s)\n", why.c_str());
+    if (po.device == DeviceKind::Cuda) po.gpus = parse_gpus(o.gpu, gpu_count);
+    po.threads = o.threads;
+    po.gpu_chunk_bytes = o.chunk_mb << 20;
+    po.gpu_streams = o.streams;
+    po.io_threads = o.io_threads;
+    po.allow_cpu_fallback = o.device == "auto";
+    po.progress = !o.quiet && isatty(STDERR_FILENO);
+
+    const std::vector<PlannedTensor> pp = to_pipeline_plan(plan, in->tensors());
+    const PipelineStats st = run_pipeline(*in, kvs, pp, o.output, po, [&](const std::string& line) {
+        if (!o.quiet) std::printf("%s\n", line.c_str());
+    });
+    if (!o.quiet) {
+        std::printf("model size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW)\n", mib(sizes.src_tensor_bytes),
+                    sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw());
+        const std::string fb = fallback_summary(plan);
+        if (!fb.empty()) std::printf("%s\n", fb.c_str());
+    }
+    std::printf("done: %zu tensors (%zu quantized), %.2f GB in, %.2f GB out, %.3f s, %.2f GB/s source read, on %s\n",
+                st.tensors, st.quantized, st.bytes_in / 1e9, st.bytes_out / 1e9, st.seconds,
+                st.seconds > 0 ? st.bytes_in / 1e9 / st.seconds : 0.0, st.backend.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"kquant-cuda: quantize GGUF models into llama.cpp's formats, byte-identical to llama-quantize"};
+    app.set_version_flag("--version", std::string("kquant-cuda ") + KQUANT_VERSION);
+    CliOptions o;
+    app.add_option("input", o.input, "Input GGUF (F32/F16/BF16 weights)")->check(CLI::ExistingFile);
+    app.add_option("output", o.output, "Output GGUF");
+    app.add_option("-t,--type", o.type,
+                   "Preset or type name, case-insensitive (Q4_K_M, q4_k, Q8_0, IQ4_XS, F16, COPY, ...)");
+    app.add_option("--device", o.device, "auto (GPU when present, else CPU), cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}, CLI::ignore_case));
+    app.add_option("--gpu", o.gpu, "CUDA device(s): N, N,M or all");
+    app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_flag("--pure", o.pure, "Every eligible tensor gets the preset's default type (no per-tensor rules)");
+    app.add_flag("--leave-output-tensor", o.leave_output, "Leave output.weight unquantized");
+    app.add_option("--output-tensor-type", o.output_tensor_type, "Type of output.weight");
+    app.add_option("--token-embedding-type", o.token_embedding_type, "Type of token_embd.weight");
+    app.add_option("--tensor-type", o.tensor_types, "PATTERN=TYPE (regex, first match wins); repeatable")
+        ->take_all()->allow_extra_args(false);
+    app.add_option("--tensor-type-file", o.tensor_type_file, "File of PATTERN=TYPE entries");
+    app.add_flag("--allow-requantize", o.allow_requantize, "Allow quantized input tensors to be requantized");
+    app.add_option("--override-kv", o.overrides, "KEY=TYPE:VALUE (int, float, bool, str); repeatable")
+        ->allow_extra_args(false);
+    app.add_option("--imatrix", o.imatrix, "Importance matrix (GGUF or legacy .dat)");
+    app.add_option("--include-weights", o.include_weights, "Use imatrix entries whose name contains this")
+        ->allow_extra_args(false);
+    app.add_option("--exclude-weights", o.exclude_weights, "Skip imatrix entries whose name contains this")
+        ->allow_extra_args(false);
+    app.add_flag("--dry-run", o.dry_run, "Print each tensor's type and the output size; write nothing");
+    app.add_option("--chunk-mb", o.chunk_mb, "GPU: MiB of device memory per stream")->check(CLI::PositiveNumber);
+    app.add_option("--streams", o.streams, "GPU: chunks in flight per device")->check(CLI::Range(1, 16));
+    app.add_option("--io-threads", o.io_threads, "GPU: host threads reading and writing")->check(CLI::Range(1, 64));
+    app.add_flag("-q,--quiet", o.quiet, "Print only the summary line");
+    app.add_flag("--list-types", o.list_types, "List the types and presets this build can produce");
+    CLI11_PARSE(app, argc, argv);
+    if (!o.list_types && (o.input.empty() || o.output.empty() || o.type.empty())) {
+        std::fprintf(stderr, "%s\nerror: INPUT, OUTPUT and --type are required\n", app.help().c_str());
+        return 1;
+    }
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kquant-cuda: error: %s\n", e.what());
+        return 1;
+    }
+}

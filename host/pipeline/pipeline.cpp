@@ -1,0 +1,184 @@
+// Orchestrates one output file: lays it out, copies/converts the tensors that are not quantized, hands
+// the quantization jobs to the CPU or CUDA backend, and commits the file only when everything succeeded.
+#include "kquant/pipeline.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <cstdio>
+#include <atomic>
+#include <mutex>
+#include <unistd.h>
+
+#include "kquant/error.h"
+#include "kquant/numeric.h"
+#include "kquant/quantize.h"
+#if KQUANT_HAVE_CUDA
+#include "kquant/cuda_backend.h"
+#endif
+
+namespace kquant {
+namespace {
+
+std::vector<int64_t> trimmed_shape(const std::vector<int64_t>& ne) {
+    std::vector<int64_t> out(ne.begin(), ne.begin() + gguf::n_dims(ne));
+    return out;
+}
+
+// Writes a tensor converted to F32/F16/BF16 (or copied), in row chunks.
+void convert_tensor(const gguf::Reader& in, const PlannedTensor& p, gguf::Writer& w, size_t index) {
+    const gguf::TensorInfo& t = *p.src;
+    const uint8_t* src = in.tensor_data(t);
+    if (p.action == TensorAction::Copy) {
+        w.write_tensor(index, 0, src, t.nbytes);
+        return;
+    }
+    const int64_t ne0 = t.ne_at(0), nrows = t.nrows();
+    const size_t src_row = row_bytes(t.type, ne0), dst_row = row_bytes(p.dst, ne0);
+    std::vector<float> f32(static_cast<size_t>(ne0));
+    std::vector<uint8_t> out(dst_row);
+    const RowCodec* deq = (t.type == Type::F32 || t.type == Type::F16 || t.type == Type::BF16)
+                              ? nullptr : scalar_codec(t.type);
+    for (int64_t r = 0; r < nrows; ++r) {
+        const uint8_t* row = src + r * src_row;
+        if (deq) {
+            deq->dequantize_row(row, f32.data(), ne0);
+        } else {
+            const int64_t bad = find_non_finite(t.type, row, ne0);
+            if (bad >= 0)
+                fail(in.path(), t.name, "non-finite value (NaN or Inf) at row " + std::to_string(r) +
+                                            ", column " + std::to_string(bad));
+            convert_to_f32(t.type, row, f32.data(), ne0);
+        }
+        switch (p.dst) {
+            case Type::F32: std::memcpy(out.data(), f32.data(), dst_row); break;
+            case Type::F16: {
+                auto* h = reinterpret_cast<uint16_t*>(out.data());
+                for (int64_t i = 0; i < ne0; ++i) h[i] = fp32_to_fp16(f32[i]);
+                break;
+            }
+            case Type::BF16: {
+                auto* h = reinterpret_cast<uint16_t*>(out.data());
+                for (int64_t i = 0; i < ne0; ++i) h[i] = fp32_to_bf16(f32[i]);
+                break;
+            }
+            default: fail(in.path(), t.name, "internal: convert to a non-float type");
+        }
+        w.write_tensor(index, static_cast<uint64_t>(r) * dst_row, out.data(), dst_row);
+    }
+}
+
+// "[ 12/291] 3.1/16.0 GB  5.2 GB/s  ETA 3 s" on stderr, redrawn in place; only on a terminal.
+class ProgressLine {
+public:
+    ProgressLine(bool on, size_t jobs) : on_(on), jobs_(jobs), t0_(std::chrono::steady_clock::now()) {}
+    void set_total(uint64_t b) { total_ = b; }
+    void advance(uint64_t src_bytes) {
+        if (!on_) return;
+        std::lock_guard<std::mutex> lk(mu_);
+        ++done_jobs_;
+        done_ += src_bytes;
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        const double rate = s > 0 ? done_ / s : 0.0;
+        const double eta = rate > 0 && total_ > done_ ? (total_ - done_) / rate : 0.0;
+        std::fprintf(stderr, "\r[%4zu/%4zu] %.2f/%.2f GB  %.2f GB/s  ETA %.0f s   ", done_jobs_, jobs_, done_ / 1e9,
+                     total_ / 1e9, rate / 1e9, eta);
+        std::fflush(stderr);
+    }
+    void finish() {
+        if (on_ && done_jobs_ > 0) std::fprintf(stderr, "\n");
+    }
+
+private:
+    bool on_;
+    size_t jobs_, done_jobs_ = 0;
+    uint64_t total_ = 0, done_ = 0;
+    std::chrono::steady_clock::time_point t0_;
+    std::mutex mu_;
+};
+
+}  // namespace
+
+PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& kvs,
+                           const std::vector<PlannedTensor>& plan, const std::string& out_path,
+                           const PipelineOptions& opt, const std::function<void(const std::string&)>& log) {
+    std::vector<gguf::Writer::TensorSpec> specs;
+    specs.reserve(plan.size());
+    for (const PlannedTensor& p : plan) specs.push_back({p.src->name, trimmed_shape(p.src->ne), p.dst});
+    gguf::Writer w(out_path, kvs, specs, 32);
+
+    PipelineStats st;
+    st.tensors = plan.size();
+    const auto t0 = std::chrono::steady_clock::now();
+
+    std::vector<QuantJob> jobs;
+    std::vector<size_t> job_index;  // job -> writer index
+    for (size_t i = 0; i < plan.size(); ++i) {
+        const PlannedTensor& p = plan[i];
+        st.bytes_in += p.src->nbytes;
+        if (p.action != TensorAction::Quantize) {
+            convert_tensor(in, p, w, i);
+            continue;
+        }
+        QuantJob j;
+        j.name = p.src->name;
+        j.src_type = p.src->type;
+        j.src = in.tensor_data(*p.src);
+        j.n_per_row = p.src->ne_at(0);
+        j.nrows = p.src->nrows();
+        j.rows_per_slice = p.src->ne_at(1);
+        j.dst_type = p.dst;
+        j.qw = p.qw;
+        j.out_index = i;
+        jobs.push_back(std::move(j));
+    }
+    st.quantized = jobs.size();
+    std::atomic<uint64_t> quant_bytes_written{0};
+    const WriteFn write = [&](size_t job, uint64_t off, const void* data, size_t n) {
+        w.write_tensor(jobs[job].out_index, off, data, n);
+        quant_bytes_written.fetch_add(n, std::memory_order_relaxed);
+    };
+    ProgressLine bar(opt.progress, jobs.size());
+    uint64_t quant_src_bytes = 0;
+    for (const QuantJob& j : jobs) quant_src_bytes += static_cast<uint64_t>(j.nrows) * row_bytes(j.src_type, j.n_per_row);
+    bar.set_total(quant_src_bytes);
+    const ProgressFn progress = [&](size_t, uint64_t src_bytes) { bar.advance(src_bytes); };
+    bool on_cpu = opt.device == DeviceKind::Cpu;
+    if (!on_cpu) {
+#if KQUANT_HAVE_CUDA
+        cuda::Options co;
+        co.devices = opt.gpus;
+        co.chunk_bytes = opt.gpu_chunk_bytes;
+        co.streams = opt.gpu_streams;
+        co.io_threads = opt.io_threads;
+        try {
+            const cuda::Stats cs = cuda::run(jobs, co, write, progress);
+            st.backend = "cuda";
+            for (size_t k = 0; k < cs.devices.size(); ++k) st.backend += (k ? ", " : " (") + cs.devices[k];
+            if (!cs.devices.empty()) st.backend += ")";
+            st.read_s = cs.read_s, st.h2d_s = cs.h2d_s, st.kernel_s = cs.kernel_s;
+            st.d2h_s = cs.d2h_s, st.write_s = cs.write_s;
+        } catch (const Error& e) {
+            if (!opt.allow_cpu_fallback || quant_bytes_written.load() != 0) throw;
+            if (log) log(std::string("GPU failed before writing any quantized data (") + e.what() +
+                         "); falling back to the CPU");
+            on_cpu = true;
+        }
+#else
+        throw Error("this build has no CUDA support (nvcc was not found when it was built)");
+#endif
+    }
+    if (on_cpu) {
+        run_cpu_jobs(jobs, in.path(), opt.threads, write, progress);
+        const unsigned hc = std::thread::hardware_concurrency();
+        st.backend = "cpu (scalar, " + std::to_string(opt.threads > 0 ? opt.threads : static_cast<int>(hc)) +
+                     " threads)";
+    }
+    bar.finish();
+    w.commit();
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.bytes_out = w.total_size();
+    return st;
+}
+
+}  // namespace kquant

@@ -1,0 +1,14 @@
+// Host/device qualifiers for the one block-math layer that both the CPU and the CUDA paths compile.
+#pragma once
+
+#if defined(__CUDACC__)
+#define KQ_HD __host__ __device__ __forceinline__
+#define KQ_HD_NOINLINE __host__ __device__
+#else
+#define KQ_HD inline
+#define KQ_HD_NOINLINE inline
+#endif
+
+// Numeric contract (bit-exactness with ggml's reference quantizers): every float expression in the
+// block-math headers is evaluated in IEEE float32, left to right, with no fused multiply-add.
+// The build enforces it with -ffp-contract=off (host) and -fmad=false (CUDA); never add -ffast-math.

@@ -1,0 +1,61 @@
+// The tensor pipeline: from an input GGUF and a per-tensor plan to a complete output file.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kquant/gguf.h"
+#include "kquant/job.h"
+
+namespace kquant {
+
+enum class TensorAction {
+    Copy,      // bytes copied unchanged (target type == source type, or not eligible)
+    Convert,   // to F32/F16/BF16
+    Quantize,  // to a block-quantized type
+};
+
+struct PlannedTensor {
+    const gguf::TensorInfo* src = nullptr;
+    Type dst = Type::F32;
+    TensorAction action = TensorAction::Copy;
+    const float* qw = nullptr;  // importance weights: ne0 * ne2 floats (one slice per expert), or null
+};
+
+enum class DeviceKind { Cpu, Cuda };
+
+struct PipelineOptions {
+    DeviceKind device = DeviceKind::Cpu;
+    int threads = 0;                      // CPU threads; <= 0: all cores
+    std::vector<int> gpus{0};
+    size_t gpu_chunk_bytes = 256u << 20;  // per stream staging / device buffer
+    int gpu_streams = 3;
+    int io_threads = 8;
+    bool progress = false;                // progress line on stderr
+    bool allow_cpu_fallback = false;      // --device auto: a GPU failure before any quantized byte was
+                                          // written reruns the jobs on the CPU (and says so)
+};
+
+struct PipelineStats {
+    size_t tensors = 0, quantized = 0;
+    uint64_t bytes_in = 0;    // source bytes read
+    uint64_t bytes_out = 0;   // output file size
+    double seconds = 0.0;     // wall time of the data phase
+    std::string backend;      // "cpu (scalar, 16 threads)", "cuda (NVIDIA H100 ...)"
+    // GPU path only: busy seconds of each stage, summed over streams (they overlap).
+    double read_s = 0, h2d_s = 0, kernel_s = 0, d2h_s = 0, write_s = 0;
+};
+
+// Runs the plan in order. The output is written to a temporary file next to out_path and renamed only
+// when complete; on any error nothing is left behind and out_path is untouched. `log` receives one line
+// per tensor (may be null).
+PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& kvs,
+                           const std::vector<PlannedTensor>& plan, const std::string& out_path,
+                           const PipelineOptions& opt, const std::function<void(const std::string&)>& log);
+
+// The CPU backend: quantizes jobs with the scalar codecs on opt.threads threads.
+void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file, int threads,
+                  const WriteFn& write, const ProgressFn& progress);
+
+}  // namespace kquant
