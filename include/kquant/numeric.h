@@ -34,7 +34,10 @@ KQ_HD float f32_from_bits(uint32_t u) {
 
 // ggml's nearest_int: round half to even through the 1.5*2^23 magic number; valid for |v| < 2^22.
 // The addition must be a plain float32 add (no contraction can touch it: there is no multiply).
+// A NaN argument (from 0*inf in degenerate blocks) gives 0: on x86 the NaN that such an operation makes
+// has a zero payload, so ggml gets 0 there; CUDA's canonical NaN would give 4194303 instead.
 KQ_HD int nint(float v) {
+    if (v != v) return 0;
     const float f = v + 12582912.f;
     return static_cast<int>(f32_bits(f) & 0x007fffff) - 0x00400000;
 }

@@ -1,0 +1,138 @@
+// IQ4_NL (one 32-element block) and IQ4_XS (256-element super-block of eight 32-element sub-blocks):
+// 4-bit indices into the non-linear table, one shared routine for both (spec §11.3).
+//
+// Phases, each separable for a kernel that splits them:
+//   1. search_scales<S>: per sub-block, the float scale from the table search (search/iq4.h);
+//   2. the stored scale(s): IQ4_NL stores fp16(scale); IQ4_XS derives d from the largest |scale| and a
+//      6-bit code per sub-block;
+//   3. per sub-block: the indices for the final (float) inverse scale, packed.
+// Plain path: weights x^2. Imatrix path: qw*sqrt(sigma2 + x^2), sigma2 = 2*mean(x^2) of the super-block.
+#pragma once
+#include <cstdint>
+
+#include "kquant/blocks.h"
+#include "kquant/numeric.h"
+#include "kquant/search/iq4.h"
+#include "kquant/types.h"
+
+namespace kquant::iq4 {
+
+// Phase 1: scales[ib] for the S/32 sub-blocks of a super-block of S elements. qw: S weights or null.
+template <int S>
+KQ_HD void search_scales(const float* x, const float* qw, float* scales) {
+    constexpr Table T = table();
+    const float sigma2 = qw != nullptr ? superblock_sigma2(x, S) : 0.0f;
+    for (int ib = 0; ib < S / kSubBlock; ++ib) {
+        float w[kSubBlock];
+        subblock_weights(x + ib * kSubBlock, qw != nullptr ? qw + ib * kSubBlock : nullptr, sigma2, w);
+        scales[ib] = subblock_scale(x + ib * kSubBlock, w, T.v);
+    }
+}
+
+// IQ4_XS phase 2: the super-block scale d = -max_scale/32, max_scale the signed sub-block scale of
+// largest magnitude (first wins). Zero scales never win, so an all-zero super-block gives d = -0.0.
+KQ_HD float xs_block_scale(const float* scales) {
+    float max_scale = 0.0f, amax_scale = 0.0f;
+    for (int ib = 0; ib < QK_K / kSubBlock; ++ib) {
+        const float a = kq_fabs(scales[ib]);
+        if (a > amax_scale) {
+            amax_scale = a;
+            max_scale = scales[ib];
+        }
+    }
+    return -max_scale / 32.0f;
+}
+
+// IQ4_XS phase 3, one sub-block: its 6-bit scale code l+32 (l = nint(scale/d) clamped to [-32, 31]) and
+// its 16 packed index bytes. d is the float super-block scale, not its fp16 rounding; both inverses are
+// reciprocal multiplies, as in the reference.
+KQ_HD int xs_requantize_subblock(const float* xb, float d, float scale, uint8_t* qs) {
+    constexpr Table T = table();
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const int l = kq_clamp(nint(id * scale), -32, 31);
+    const float dl = d * static_cast<float>(l);
+    const float idl = dl != 0.0f ? 1.0f / dl : 0.0f;
+    pack_subblock(xb, idl, T.v, qs);
+    return l + 32;
+}
+
+// IQ4_XS: the eight 6-bit codes, low nibbles two per byte in scales_l, high 2 bits in scales_h.
+KQ_HD void xs_pack_scale_codes(const int* codes, block_iq4_xs* y) {
+    uint16_t h = 0;
+    for (int ib = 0; ib < QK_K / kSubBlock; ++ib) {
+        const int c = codes[ib];
+        if (ib % 2 == 0)
+            y->scales_l[ib / 2] = static_cast<uint8_t>(c & 15);
+        else
+            y->scales_l[ib / 2] = static_cast<uint8_t>(y->scales_l[ib / 2] | ((c & 15) << 4));
+        h = static_cast<uint16_t>(h | ((c >> 4) << (2 * ib)));
+    }
+    y->scales_h = h;
+}
+
+KQ_HD int xs_scale_code(const block_iq4_xs* b, int ib) {
+    return ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | (((b->scales_h >> (2 * ib)) & 3) << 4);
+}
+
+// Dequantizes 32 elements from 16 packed index bytes with scale d.
+KQ_HD void dequantize_subblock(const uint8_t* qs, float d, float* y) {
+    constexpr Table T = table();
+    for (int j = 0; j < kSubBlock / 2; ++j) {
+        y[j] = d * static_cast<float>(T.v[qs[j] & 15]);
+        y[j + kSubBlock / 2] = d * static_cast<float>(T.v[qs[j] >> 4]);
+    }
+}
+
+}  // namespace kquant::iq4
+
+namespace kquant::codec {
+
+struct IQ4_NL {
+    using Block = block_iq4_nl;
+    static constexpr Type type = Type::IQ4_NL;
+    static constexpr int kBlockElems = QK4_NL;
+    static constexpr bool kRowSigma2 = false;
+
+    // The stored fp16 scale, then the indices re-derived from the float scale's reciprocal.
+    KQ_HD static void encode(const float* x, const float* qw, Block* y) {
+        constexpr iq4::Table T = iq4::table();
+        float scale;
+        iq4::search_scales<QK4_NL>(x, qw, &scale);
+        y->d = fp32_to_fp16(scale);
+        const float id = scale != 0.0f ? 1.0f / scale : 0.0f;
+        iq4::pack_subblock(x, id, T.v, y->qs);
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { encode(x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) { encode(x, qw, y); }
+    KQ_HD static void dequantize(const Block* b, float* y) { iq4::dequantize_subblock(b->qs, fp16_to_fp32(b->d), y); }
+};
+
+struct IQ4_XS {
+    using Block = block_iq4_xs;
+    static constexpr Type type = Type::IQ4_XS;
+    static constexpr int kBlockElems = QK_K;
+    static constexpr bool kRowSigma2 = false;
+    static constexpr int kSubBlocks = QK_K / iq4::kSubBlock;
+
+    KQ_HD static void encode(const float* x, const float* qw, Block* y) {
+        float scales[kSubBlocks];
+        iq4::search_scales<QK_K>(x, qw, scales);
+        const float d = iq4::xs_block_scale(scales);
+        y->d = fp32_to_fp16(d);
+        int codes[kSubBlocks];
+        for (int ib = 0; ib < kSubBlocks; ++ib)
+            codes[ib] = iq4::xs_requantize_subblock(x + ib * iq4::kSubBlock, d, scales[ib], y->qs + ib * 16);
+        iq4::xs_pack_scale_codes(codes, y);
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { encode(x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) { encode(x, qw, y); }
+    KQ_HD static void dequantize(const Block* b, float* y) {
+        const float d = fp16_to_fp32(b->d);
+        for (int ib = 0; ib < kSubBlocks; ++ib) {
+            const float dl = d * static_cast<float>(iq4::xs_scale_code(b, ib) - 32);
+            iq4::dequantize_subblock(b->qs + ib * 16, dl, y + ib * iq4::kSubBlock);
+        }
+    }
+};
+
+}  // namespace kquant::codec
