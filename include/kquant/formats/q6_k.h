@@ -1,0 +1,113 @@
+// Q6_K (spec §11.2): sixteen 16-element groups, x ≈ d·scale_j·(L - 32) with 6-bit codes L and signed
+// 8-bit group scales (the largest group gets -128).
+//
+// Phases: see formats/kquant_scales.h. Phase 1 is the symmetric search make_qx(16, 32) weighted by x²
+// (plain) or by the raw importance weights (imatrix path: no σ² factor); phase 2 scales the signed
+// largest-|scale| to -128; phase 3 re-fits each group against the stored fp16 d.
+#pragma once
+#include <cstdint>
+
+#include "kquant/blocks.h"
+#include "kquant/formats/kquant_scales.h"
+#include "kquant/hd.h"
+#include "kquant/numeric.h"
+#include "kquant/search/qx.h"
+#include "kquant/types.h"
+
+namespace kquant::codec {
+
+struct Q6_K {
+    using Block = block_q6_K;
+    static constexpr Type type = Type::Q6_K;
+    static constexpr int kBlockElems = QK_K;
+    static constexpr bool kRowSigma2 = false;
+    static constexpr int kSubblocks = 16;
+    static constexpr int kSubblockElems = 16;
+
+    // The weighted path uses the importance weights as they are: no σ².
+    KQ_HD static float block_sigma2(const float*) { return 0.0f; }
+
+    KQ_HD static void subblock_weights(const float* xs, const float* qws, float, float* w) {
+        for (int i = 0; i < kSubblockElems; ++i) w[i] = search::qx_weight(xs, qws, i);
+    }
+
+    KQ_HD static kq::SubblockFit search_subblock(const float* xs, const float* w, bool, uint8_t* Ls) {
+        return kq::SubblockFit{search::make_qx(kSubblockElems, 32, xs, w, Ls), 0.0f, 0.0f};
+    }
+
+    // Phase 1 (codes in [0, 63]; an all-zero group gets codes 0, not 32).
+    KQ_HD static kq::SubblockFit fit_subblock(const float* xs, const float* qws, float, uint8_t* Ls) {
+        return kq::SubblockFit{search::make_qx(kSubblockElems, 32, xs, qws, Ls), 0.0f, 0.0f};
+    }
+
+    // Phase 2. Returns false when every group scale is below 1e-15: the block is then all zero bytes and
+    // phase 3 must not run.
+    KQ_HD static bool set_block_scales(const kq::SubblockFit* fits, bool, Block* y) {
+        float max_scale = 0.0f, max_abs = 0.0f;
+        for (int j = 0; j < kSubblocks; ++j) {
+            const float a = kq_fabs(fits[j].scale);
+            if (a > max_abs) {
+                max_abs = a;
+                max_scale = fits[j].scale;
+            }
+        }
+        if (max_abs < search::kGroupMaxEps) {
+            for (int i = 0; i < QK_K / 2; ++i) y->ql[i] = 0;
+            for (int i = 0; i < QK_K / 4; ++i) y->qh[i] = 0;
+            for (int j = 0; j < kSubblocks; ++j) y->scales[j] = 0;
+            y->d = 0;
+            return false;
+        }
+        const float iscale = -128.0f / max_scale;
+        y->d = fp32_to_fp16(1.0f / iscale);
+        for (int j = 0; j < kSubblocks; ++j) {
+            const int l = nint(iscale * fits[j].scale);
+            y->scales[j] = static_cast<int8_t>(l < 127 ? l : 127);  // no lower clamp: the largest gets -128
+        }
+        return true;
+    }
+
+    // Phase 3a. A group whose stored scale is 0 keeps its first-pass codes.
+    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
+        const float d = fp16_to_fp32(y.d) * static_cast<float>(y.scales[j]);
+        if (d == 0.0f) return;
+        for (int i = 0; i < kSubblockElems; ++i)
+            Ls[i] = static_cast<uint8_t>(kq_clamp(nint(xs[i] / d), -32, 31) + 32);
+    }
+
+    // Phase 3b. Column col owns, for each half h: ql[64h + col] (low nibbles of elements 128h+col and
+    // +64), ql[64h + 32 + col] (+32 and +96), and qh[32h + col] (the top two bits of all four).
+    KQ_HD static void pack_column(const uint8_t* L, int col, Block* y) {
+        for (int h = 0; h < 2; ++h) {
+            const uint8_t* l = L + 128 * h + col;
+            y->ql[64 * h + col] = static_cast<uint8_t>((l[0] & 0xF) | ((l[64] & 0xF) << 4));
+            y->ql[64 * h + 32 + col] = static_cast<uint8_t>((l[32] & 0xF) | ((l[96] & 0xF) << 4));
+            y->qh[32 * h + col] = static_cast<uint8_t>((l[0] >> 4) | ((l[32] >> 4) << 2) |
+                                                       ((l[64] >> 4) << 4) | ((l[96] >> 4) << 6));
+        }
+    }
+
+    KQ_HD static void quantize(const float* x, Block* y) { kq::quantize_superblock<Q6_K>(x, nullptr, y); }
+
+    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
+        kq::quantize_superblock<Q6_K>(x, qw, y);
+    }
+
+    // Group j's 16 values: (d·scale_j)·(code - 32).
+    KQ_HD static void dequantize_subblock(const Block* b, int j, float* ys) {
+        const float dj = fp16_to_fp32(b->d) * static_cast<float>(b->scales[j]);
+        for (int i = 0; i < kSubblockElems; ++i) {
+            const int e = kSubblockElems * j + i, h = e / 128, g = (e % 128) / 32, l = e % 32;
+            const uint8_t lo = b->ql[64 * h + 32 * (g & 1) + l];
+            const int low = (g < 2 ? lo : lo >> 4) & 0xF;
+            const int high = (b->qh[32 * h + l] >> (2 * g)) & 3;
+            ys[i] = dj * static_cast<float>((low | (high << 4)) - 32);
+        }
+    }
+
+    KQ_HD static void dequantize(const Block* b, float* y) {
+        for (int j = 0; j < kSubblocks; ++j) dequantize_subblock(b, j, y + j * kSubblockElems);
+    }
+};
+
+}  // namespace kquant::codec

@@ -1,0 +1,88 @@
+// The generic kernel: one thread per block, running the codec's whole quantize / quantize_weighted
+// (the same calls kquant::quantize_row makes on the CPU). It covers every type at once and is the
+// correctness baseline that the specialised kernels are measured against.
+#include "check.cuh"
+#include "codecs.cuh"
+#include "launch.cuh"
+#include "source.cuh"
+
+namespace kquant::cuda::detail {
+namespace {
+
+// Threads (= blocks) per CTA: the staged inputs of a CTA stay under 48 KB of shared memory.
+template <class C>
+constexpr int generic_tpb() {
+    return C::kBlockElems >= 256 ? 32 : 128;
+}
+
+template <class C, class Src>
+__global__ void __launch_bounds__(generic_tpb<C>()) generic_kernel(Launch l) {
+    constexpr int TPB = generic_tpb<C>();
+    constexpr int BE = C::kBlockElems;
+    using Block = typename C::Block;
+    // Each block's elements are contiguous and followed by one pad word (no bank conflicts when every
+    // thread walks its own block).
+    __shared__ float xs[TPB * (BE + 1)];
+    __shared__ __align__(16) uint8_t ys[TPB * sizeof(Block)];
+
+    const int64_t nb_row = l.n_per_row / BE;
+    const int64_t total = l.nrows * nb_row;
+    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * TPB;
+    const int nblk = static_cast<int>(total - b0 < TPB ? total - b0 : TPB);
+
+    stage<Src, BE>(static_cast<const typename Src::T*>(l.d_src), b0 * BE, nblk * BE, xs, l.d_first_bad);
+    __syncthreads();
+
+    const int t = threadIdx.x;
+    if (t < nblk) {
+        const int64_t g = b0 + t;
+        const int64_t row = g / nb_row, col = (g % nb_row) * BE;
+        const float* x = xs + t * (BE + 1);
+        Block* y = reinterpret_cast<Block*>(ys) + t;
+        if (l.d_qw == nullptr) {
+            C::quantize(x, y);
+        } else {
+            const float s2 = C::kRowSigma2 ? l.d_row_sigma2[row] : 0.0f;
+            C::quantize_weighted(x, l.block_qw(row, col), s2, y);
+        }
+    }
+    __syncthreads();
+    store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(Block), nblk * static_cast<int>(sizeof(Block)));
+}
+
+}  // namespace
+
+bool generic_supports(Type t) {
+    bool ok = false;
+    visit_codec(t, [&]<class C>(Tag<C>) { ok = DeviceCodec<C>; });
+    return ok;
+}
+
+bool needs_row_sigma2(Type t) {
+    bool ok = false;
+    visit_codec(t, [&]<class C>(Tag<C>) { ok = C::kRowSigma2; });
+    return ok;
+}
+
+bool launch_generic(const Launch& l) {
+    bool launched = false;
+    visit_codec(l.dst, [&]<class C>(Tag<C>) {
+        if constexpr (DeviceCodec<C>) {
+            visit_source(l.src, [&]<class Src>() {
+                constexpr int TPB = generic_tpb<C>();
+                const int64_t nblocks = l.nblocks(C::kBlockElems);
+                const int64_t grid = (nblocks + TPB - 1) / TPB;
+                if (grid == 0) {
+                    launched = true;
+                    return;
+                }
+                generic_kernel<C, Src><<<static_cast<unsigned>(grid), TPB, 0, l.stream>>>(l);
+                check(cudaGetLastError(), "generic kernel launch");
+                launched = true;
+            });
+        }
+    });
+    return launched;
+}
+
+}  // namespace kquant::cuda::detail

@@ -1,0 +1,45 @@
+// What every kernel family receives, and the per-family launchers that quantize_device dispatches to.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "kquant/cuda_backend.h"
+#include "kquant/types.h"
+
+namespace kquant::cuda::detail {
+
+struct Launch {
+    Type dst = Type::Q8_0;
+    Type src = Type::F32;
+    const void* d_src = nullptr;
+    void* d_dst = nullptr;
+    int64_t nrows = 0, n_per_row = 0;
+    int64_t rows_per_slice = 1, first_row = 0;
+    const float* d_qw = nullptr;                // null: ggml's plain path
+    const float* d_row_sigma2 = nullptr;        // per-row sigma2 for codecs with kRowSigma2 (weighted only)
+    unsigned long long* d_first_bad = nullptr;  // atomicMin of the first non-finite source element
+    cudaStream_t stream = nullptr;
+
+    int64_t nblocks(int64_t block_elems) const { return nrows * (n_per_row / block_elems); }
+    // This block's weights (block g counted from the first row), or null.
+    __host__ __device__ const float* block_qw(int64_t row, int64_t col) const {
+        if (d_qw == nullptr) return nullptr;
+        return d_qw + ((first_row + row) / rows_per_slice) * n_per_row + col;
+    }
+};
+
+// Each launcher returns false when its family has no kernel for (dst, src); launch errors throw.
+bool launch_generic(const Launch& l);
+bool launch_subblock(const Launch& l);
+bool launch_warp(const Launch& l);
+// True when the family implements the type (for variants_for).
+bool generic_supports(Type t);
+bool subblock_supports(Type t);
+bool warp_supports(Type t);
+// Whether the type's weighted path needs a per-row sigma2.
+bool needs_row_sigma2(Type t);
+// Fills d_out[r] = sum of x^2 over row r in index order / n_per_row (the legacy imatrix sigma2).
+void launch_row_sigma2(const Launch& l, float* d_out);
+
+}  // namespace kquant::cuda::detail

@@ -1,0 +1,411 @@
+// The CUDA job runner. Tensors are cut into chunks of whole rows; every device runs `streams` slots,
+// and each slot loops: read a chunk from the memory-mapped source into its pinned buffer (spread over
+// the io pool: parallel page-cache reads), H2D, kernel, D2H, then hand the bytes to the writer (again on
+// the io pool). Slots are independent, so while one slot reads, another's chunk is on the GPU and a
+// third one's bytes are being written: all five stages overlap. Device memory per slot is bounded by
+// chunk_bytes (source + quantized rows of one chunk), plus the current tensor's importance weights.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check.cuh"
+#include "kquant/cuda_backend.h"
+#include "kquant/error.h"
+#include "kquant/quantize.h"
+
+namespace kquant::cuda {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// A fixed pool of io threads. parallel_for runs pieces on the pool and on the calling thread; pieces
+// never wait on other pieces, so callers cannot deadlock the pool.
+class IoPool {
+public:
+    explicit IoPool(int n) {
+        for (int i = 0; i < n; ++i) threads_.emplace_back([this] { loop(); });
+    }
+    ~IoPool() {
+        {
+            std::lock_guard lk(m_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+    }
+    IoPool(const IoPool&) = delete;
+    IoPool& operator=(const IoPool&) = delete;
+
+    void parallel_for(int n, const std::function<void(int)>& f) {
+        if (n <= 0) return;
+        struct Group {
+            std::mutex m;
+            std::condition_variable cv;
+            int left;
+            std::exception_ptr err;
+        } g;
+        g.left = n;
+        auto run_one = [&g, &f](int i) {
+            std::exception_ptr e;
+            try {
+                f(i);
+            } catch (...) {
+                e = std::current_exception();
+            }
+            std::lock_guard lk(g.m);
+            if (e && !g.err) g.err = e;
+            if (--g.left == 0) g.cv.notify_all();
+        };
+        {
+            std::lock_guard lk(m_);
+            for (int i = 1; i < n; ++i) tasks_.emplace_back([run_one, i] { run_one(i); });
+        }
+        cv_.notify_all();
+        run_one(0);
+        // Help with queued pieces (ours or another slot's) instead of idling.
+        for (;;) {
+            {
+                std::lock_guard lk(g.m);
+                if (g.left == 0) break;
+            }
+            std::function<void()> t;
+            {
+                std::lock_guard lk(m_);
+                if (!tasks_.empty()) {
+                    t = std::move(tasks_.front());
+                    tasks_.pop_front();
+                }
+            }
+            if (t) {
+                t();
+                continue;
+            }
+            std::unique_lock lk(g.m);
+            g.cv.wait(lk, [&] { return g.left == 0; });
+        }
+        if (g.err) std::rethrow_exception(g.err);
+    }
+
+private:
+    void loop() {
+        for (;;) {
+            std::function<void()> t;
+            {
+                std::unique_lock lk(m_);
+                cv_.wait(lk, [&] { return stop_ || !tasks_.empty(); });
+                if (tasks_.empty()) return;
+                t = std::move(tasks_.front());
+                tasks_.pop_front();
+            }
+            t();
+        }
+    }
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> tasks_;
+    bool stop_ = false;
+    std::vector<std::jthread> threads_;  // declared last: joined before the queue is destroyed
+};
+
+bool device_readable(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
+
+// Per-job facts the runner needs.
+struct JobPlan {
+    Type dev_src;           // what the kernel reads: the source type, or F32 after host dequantization
+    size_t src_row = 0;     // source bytes per row in the mapping
+    size_t dev_row = 0;     // bytes per row the kernel reads
+    size_t dst_row = 0;     // quantized bytes per row
+    int64_t rows_per_chunk = 1;
+    int64_t rows_per_slice = 1;
+    size_t qw_floats = 0;   // n_per_row * slices, when weighted
+    std::atomic<int64_t> chunks_left{0};
+};
+
+struct Chunk {
+    size_t job;
+    int64_t r0, r1;
+};
+
+std::string mib(size_t b) { return std::to_string((b + (1u << 20) - 1) >> 20) + " MiB"; }
+
+class Runner {
+public:
+    Runner(const std::vector<QuantJob>& jobs, const Options& opt, const WriteFn& write, const ProgressFn& progress)
+        : jobs_(jobs), opt_(opt), write_(write), progress_(progress), plans_(jobs.size()) {}
+
+    Stats run() {
+        const auto t0 = Clock::now();
+        plan();
+        const DeviceStatus st = probe();
+        if (st.count == 0) throw Error("CUDA: no device: " + st.reason);
+        if (opt_.devices.empty()) throw Error("CUDA: no device selected");
+        for (int d : opt_.devices) {
+            if (d < 0 || d >= st.count)
+                throw Error("CUDA: device " + std::to_string(d) + " does not exist (" + std::to_string(st.count) +
+                            " found)");
+            stats_.devices.push_back(st.names[static_cast<size_t>(d)]);
+        }
+        for (size_t j = 0; j < jobs_.size(); ++j)
+            if (plans_[j].chunks_left.load() == 0) finish_job(j);
+        if (!chunks_.empty()) {
+            IoPool pool(std::max(1, opt_.io_threads));
+            pool_ = &pool;
+            const int streams = std::max(1, opt_.streams);
+            std::vector<std::jthread> slots;
+            for (int d : opt_.devices)
+                for (int s = 0; s < streams; ++s) slots.emplace_back([this, d] { slot_main(d); });
+            slots.clear();  // joins
+            pool_ = nullptr;
+        }
+        if (error_) std::rethrow_exception(error_);
+        stats_.wall_s = seconds_since(t0);
+        return stats_;
+    }
+
+private:
+    void plan() {
+        size_t total_chunks = 0;
+        for (size_t j = 0; j < jobs_.size(); ++j) {
+            const QuantJob& job = jobs_[j];
+            JobPlan& p = plans_[j];
+            if (!is_block_quantized(job.dst_type) || variants_for(job.dst_type).empty())
+                fail("", job.name, "no CUDA kernel for type " + std::string(type_info(job.dst_type).name));
+            const int64_t be = type_info(job.dst_type).block_elems;
+            if (job.n_per_row <= 0 || job.n_per_row % be != 0)
+                fail("", job.name, "row length " + std::to_string(job.n_per_row) + " is not a multiple of " +
+                                       std::to_string(be) + " (" + std::string(type_info(job.dst_type).name) + ")");
+            if (device_readable(job.src_type)) {
+                p.dev_src = job.src_type;
+            } else if (scalar_codec(job.src_type) != nullptr) {
+                p.dev_src = Type::F32;  // dequantized on the host (requantization)
+            } else {
+                fail("", job.name, "cannot read source type " + std::string(type_info(job.src_type).name));
+            }
+            p.src_row = row_bytes(job.src_type, job.n_per_row);
+            p.dev_row = row_bytes(p.dev_src, job.n_per_row);
+            p.dst_row = row_bytes(job.dst_type, job.n_per_row);
+            p.rows_per_chunk = std::max<int64_t>(1, static_cast<int64_t>(opt_.chunk_bytes / (p.dev_row + p.dst_row)));
+            p.rows_per_slice = job.rows_per_slice > 0 ? job.rows_per_slice : std::max<int64_t>(1, job.nrows);
+            if (job.qw != nullptr) {
+                const int64_t slices = (job.nrows + p.rows_per_slice - 1) / p.rows_per_slice;
+                p.qw_floats = static_cast<size_t>(slices * job.n_per_row);
+            }
+            int64_t n = 0;
+            for (int64_t r0 = 0; r0 < job.nrows; r0 += p.rows_per_chunk, ++n)
+                chunks_.push_back(Chunk{j, r0, std::min(job.nrows, r0 + p.rows_per_chunk)});
+            p.chunks_left.store(n);
+            total_chunks += static_cast<size_t>(n);
+            const size_t in = static_cast<size_t>(std::min(p.rows_per_chunk, job.nrows)) * p.dev_row;
+            const size_t out = static_cast<size_t>(std::min(p.rows_per_chunk, job.nrows)) * p.dst_row;
+            if (in > in_cap_) in_cap_ = in, in_cap_job_ = j;
+            out_cap_ = std::max(out_cap_, out);
+            qw_cap_ = std::max(qw_cap_, p.qw_floats);
+        }
+        stats_.chunks = total_chunks;
+    }
+
+    bool failed() const { return failed_.load(std::memory_order_relaxed); }
+
+    void record_error(std::exception_ptr e) {
+        std::lock_guard lk(m_);
+        if (!error_) error_ = e;
+        failed_.store(true);
+    }
+
+    void finish_job(size_t j) {
+        const QuantJob& job = jobs_[j];
+        if (!progress_) return;
+        std::lock_guard lk(progress_m_);
+        progress_(j, static_cast<uint64_t>(job.nrows) * plans_[j].src_row);
+    }
+
+    // The slot's resources on one device; freed by the destructor on the slot's thread.
+    struct Slot {
+        cudaStream_t stream = nullptr;
+        cudaEvent_t ev[4] = {};
+        uint8_t *h_in = nullptr, *h_out = nullptr, *d_in = nullptr, *d_out = nullptr;
+        unsigned long long *d_bad = nullptr, *h_bad = nullptr;
+        float* d_qw = nullptr;
+        size_t qw_job = std::numeric_limits<size_t>::max();
+        ~Slot() {
+            if (stream) cudaStreamSynchronize(stream);
+            for (cudaEvent_t e : ev)
+                if (e) cudaEventDestroy(e);
+            if (stream) cudaStreamDestroy(stream);
+            cudaFreeHost(h_in);
+            cudaFreeHost(h_out);
+            cudaFreeHost(h_bad);
+            cudaFree(d_in);
+            cudaFree(d_out);
+            cudaFree(d_bad);
+            cudaFree(d_qw);
+        }
+    };
+
+    void alloc(Slot& s, int device) {
+        const std::string who = "CUDA device " + std::to_string(device) + ": ";
+        const std::string need = " (" + mib(in_cap_ + out_cap_) + " staging for tensor '" +
+                                 jobs_[in_cap_job_].name + "', chunk_bytes " + std::to_string(opt_.chunk_bytes) + ")";
+        auto ck = [&](cudaError_t e, const char* what) {
+            if (e != cudaSuccess) throw Error(who + what + ": " + cudaGetErrorString(e) + need);
+        };
+        ck(cudaSetDevice(device), "cudaSetDevice");
+        ck(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "stream creation");
+        for (cudaEvent_t& e : s.ev) ck(cudaEventCreate(&e), "event creation");
+        ck(cudaHostAlloc(reinterpret_cast<void**>(&s.h_in), in_cap_, cudaHostAllocPortable), "pinned allocation");
+        ck(cudaHostAlloc(reinterpret_cast<void**>(&s.h_out), out_cap_, cudaHostAllocPortable), "pinned allocation");
+        ck(cudaHostAlloc(reinterpret_cast<void**>(&s.h_bad), sizeof(unsigned long long), cudaHostAllocPortable),
+           "pinned allocation");
+        ck(cudaMalloc(reinterpret_cast<void**>(&s.d_in), in_cap_), "device allocation");
+        ck(cudaMalloc(reinterpret_cast<void**>(&s.d_out), out_cap_), "device allocation");
+        ck(cudaMalloc(reinterpret_cast<void**>(&s.d_bad), sizeof(unsigned long long)), "device allocation");
+        if (qw_cap_ > 0) ck(cudaMalloc(reinterpret_cast<void**>(&s.d_qw), qw_cap_ * sizeof(float)), "device allocation");
+    }
+
+    void slot_main(int device) {
+        try {
+            Slot s;
+            alloc(s, device);
+            for (;;) {
+                if (failed()) return;
+                const size_t ci = next_chunk_.fetch_add(1);
+                if (ci >= chunks_.size()) return;
+                const Chunk& c = chunks_[ci];
+                try {
+                    process(s, c);
+                } catch (const Error& e) {
+                    throw Error(context("", jobs_[c.job].name, e.what()));
+                }
+            }
+        } catch (...) {
+            record_error(std::current_exception());
+        }
+    }
+
+    // Splits [0, n) into at most io_threads pieces of at least `min_piece` units.
+    int pieces(int64_t n, int64_t min_piece) const {
+        const int64_t p = std::min<int64_t>(std::max(1, opt_.io_threads), (n + min_piece - 1) / min_piece);
+        return static_cast<int>(std::max<int64_t>(1, p));
+    }
+
+    void read_chunk(const Slot& s, const Chunk& c) {
+        const QuantJob& job = jobs_[c.job];
+        const JobPlan& p = plans_[c.job];
+        const auto* src = static_cast<const uint8_t*>(job.src);
+        const int64_t rows = c.r1 - c.r0;
+        if (p.dev_src == job.src_type) {
+            const size_t bytes = static_cast<size_t>(rows) * p.src_row;
+            const size_t base = static_cast<size_t>(c.r0) * p.src_row;
+            const int np = pieces(static_cast<int64_t>(bytes), 1 << 20);
+            pool_->parallel_for(np, [&](int i) {
+                const size_t a = bytes * static_cast<size_t>(i) / static_cast<size_t>(np);
+                const size_t b = bytes * static_cast<size_t>(i + 1) / static_cast<size_t>(np);
+                std::memcpy(s.h_in + a, src + base + a, b - a);
+            });
+            return;
+        }
+        const RowCodec* deq = scalar_codec(job.src_type);
+        const int np = pieces(rows, 1);
+        pool_->parallel_for(np, [&](int i) {
+            for (int64_t r = c.r0 + rows * i / np; r < c.r0 + rows * (i + 1) / np; ++r)
+                deq->dequantize_row(src + static_cast<size_t>(r) * p.src_row,
+                                    reinterpret_cast<float*>(s.h_in + static_cast<size_t>(r - c.r0) * p.dev_row),
+                                    job.n_per_row);
+        });
+    }
+
+    void process(Slot& s, const Chunk& c) {
+        using detail::check;
+        const QuantJob& job = jobs_[c.job];
+        const JobPlan& p = plans_[c.job];
+        const int64_t rows = c.r1 - c.r0;
+        const size_t in_bytes = static_cast<size_t>(rows) * p.dev_row;
+        const size_t out_bytes = static_cast<size_t>(rows) * p.dst_row;
+
+        auto t = Clock::now();
+        read_chunk(s, c);
+        const double read_s = seconds_since(t);
+
+        if (job.qw != nullptr && s.qw_job != c.job) {
+            check(cudaMemcpyAsync(s.d_qw, job.qw, p.qw_floats * sizeof(float), cudaMemcpyHostToDevice, s.stream),
+                  "importance weights H2D copy");
+            s.qw_job = c.job;
+        }
+        check(cudaMemsetAsync(s.d_bad, 0xff, sizeof(unsigned long long), s.stream), "cudaMemsetAsync");
+        check(cudaEventRecord(s.ev[0], s.stream), "cudaEventRecord");
+        check(cudaMemcpyAsync(s.d_in, s.h_in, in_bytes, cudaMemcpyHostToDevice, s.stream), "H2D copy");
+        check(cudaEventRecord(s.ev[1], s.stream), "cudaEventRecord");
+        quantize_device(job.dst_type, p.dev_src, s.d_in, s.d_out, rows, job.n_per_row, p.rows_per_slice,
+                        job.qw != nullptr ? s.d_qw : nullptr, s.stream, opt_.variant, c.r0, s.d_bad);
+        check(cudaEventRecord(s.ev[2], s.stream), "cudaEventRecord");
+        check(cudaMemcpyAsync(s.h_out, s.d_out, out_bytes, cudaMemcpyDeviceToHost, s.stream), "D2H copy");
+        check(cudaMemcpyAsync(s.h_bad, s.d_bad, sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.stream),
+              "D2H copy");
+        check(cudaEventRecord(s.ev[3], s.stream), "cudaEventRecord");
+        check(cudaEventSynchronize(s.ev[3]), "quantization on the device");
+        float ms[3] = {};
+        for (int i = 0; i < 3; ++i) check(cudaEventElapsedTime(&ms[i], s.ev[i], s.ev[i + 1]), "cudaEventElapsedTime");
+
+        if (*s.h_bad != std::numeric_limits<unsigned long long>::max()) {
+            const int64_t bad = static_cast<int64_t>(*s.h_bad);
+            throw Error("non-finite value (NaN or Inf) at row " + std::to_string(c.r0 + bad / job.n_per_row) +
+                        ", column " + std::to_string(bad % job.n_per_row));
+        }
+        if (failed()) return;
+
+        t = Clock::now();
+        const uint64_t off = static_cast<uint64_t>(c.r0) * p.dst_row;
+        const int np = pieces(static_cast<int64_t>(out_bytes), 4 << 20);
+        pool_->parallel_for(np, [&](int i) {
+            const size_t a = out_bytes * static_cast<size_t>(i) / static_cast<size_t>(np);
+            const size_t b = out_bytes * static_cast<size_t>(i + 1) / static_cast<size_t>(np);
+            write_(c.job, off + a, s.h_out + a, b - a);
+        });
+        const double write_s = seconds_since(t);
+        {
+            std::lock_guard lk(m_);
+            stats_.read_s += read_s;
+            stats_.h2d_s += ms[0] * 1e-3;
+            stats_.kernel_s += ms[1] * 1e-3;
+            stats_.d2h_s += ms[2] * 1e-3;
+            stats_.write_s += write_s;
+            stats_.bytes_in += static_cast<uint64_t>(rows) * p.src_row;
+            stats_.bytes_out += out_bytes;
+        }
+        if (plans_[c.job].chunks_left.fetch_sub(1) == 1) finish_job(c.job);
+    }
+
+    const std::vector<QuantJob>& jobs_;
+    const Options& opt_;
+    const WriteFn& write_;
+    const ProgressFn& progress_;
+    std::vector<JobPlan> plans_;
+    std::vector<Chunk> chunks_;
+    std::atomic<size_t> next_chunk_{0};
+    size_t in_cap_ = 0, out_cap_ = 0, qw_cap_ = 0, in_cap_job_ = 0;
+    IoPool* pool_ = nullptr;
+    std::mutex m_, progress_m_;
+    std::atomic<bool> failed_{false};
+    std::exception_ptr error_;
+    Stats stats_;
+};
+
+}  // namespace
+
+Stats run(const std::vector<QuantJob>& jobs, const Options& opt, const WriteFn& write, const ProgressFn& progress) {
+    Runner r(jobs, opt, write, progress);
+    return r.run();
+}
+
+}  // namespace kquant::cuda

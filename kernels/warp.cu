@@ -1,0 +1,187 @@
+// The warp-per-block speculative kernels of the min/scale searches (Q2_K, Q4_K, Q5_K, plain and
+// weighted). The candidates of a sub-block's search are spread over the lanes of a group (32 lanes, or
+// 16 when a search has at most 16 candidates, so two sub-blocks run at once) and evaluated with the
+// same search/qkx.h functions as the CPU. ggml accepts candidates in order, strictly better only, and an
+// accepted candidate's min changes how every later candidate is evaluated (spec §10.3). So each round
+// every lane evaluates one candidate under the current state, and the round is resolved in candidate
+// order: the first lane that would be accepted wins; if its min has other bits than the state the round
+// was evaluated under, the lanes after it are stale and the next round starts right after it; if not,
+// only `best` moved and resolution goes on in the same round. This is search::make_qkx_speculative,
+// with lanes for its loop.
+#include "check.cuh"
+#include "codecs.cuh"
+#include "launch.cuh"
+#include "source.cuh"
+
+namespace kquant::cuda::detail {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr unsigned kFull = 0xffffffffu;
+
+// The state of one group's search; identical in every lane of the group.
+struct GroupSearch {
+    search::QkxState st;
+    int next = 0;         // first candidate not yet resolved
+    int acc_is = -1;      // last accepted candidate
+    float acc_min = 0.0f; // the min it was evaluated under (its levels are recomputed at the end)
+    bool done = false;
+};
+
+// Resolves one round. c: this lane's candidate (valid only where evaluated), evaluated under eval_min.
+// Hand-written ballot loop rather than a CUB reduction: the winner must be the first accepting lane in
+// candidate order under a `best` that moves as lanes are accepted.
+template <int G>
+__device__ void resolve_round(GroupSearch& gs, const search::QkxCandidate& c, bool evaluated, float eval_min,
+                              int count, int grp, int k) {
+    constexpr unsigned kGroupMask = G == 32 ? kFull : ((1u << G) - 1u);
+    int start = 0, advance = 0;
+    bool over = gs.done;
+    while (__any_sync(kFull, !over)) {
+        const bool accepts = !over && evaluated && k >= start && search::qkx_accepts(c, gs.st.best);
+        const unsigned m = (__ballot_sync(kFull, accepts) >> (grp * G)) & kGroupMask;
+        const int first = m != 0 ? __ffs(static_cast<int>(m)) - 1 : 0;
+        const int src = grp * G + first;
+        const float scale = __shfl_sync(kFull, c.scale, src);
+        const float min = __shfl_sync(kFull, c.min, src);
+        const float err = __shfl_sync(kFull, c.err, src);
+        if (over) continue;
+        if (m == 0) {
+            advance = count - gs.next < G ? count - gs.next : G;
+            over = true;
+            continue;
+        }
+        gs.st = search::QkxState{scale, min, err};
+        gs.acc_is = gs.next + first;
+        gs.acc_min = eval_min;
+        if (f32_bits(min) != f32_bits(eval_min)) {
+            advance = first + 1;
+            over = true;
+        } else {
+            start = first + 1;
+        }
+    }
+    if (!gs.done) {
+        gs.next += advance;
+        gs.done = gs.next >= count;
+    }
+}
+
+template <class C, class Src, bool kWeighted>
+__global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
+    constexpr search::QkxParams P = C::search_params(kWeighted);
+    constexpr int kSub = C::kSubblocks, kLen = C::kSubblockElems;
+    constexpr int kCount = search::qkx_candidate_count(P);
+    constexpr int G = kCount <= 16 ? 16 : 32;  // lanes per sub-block search
+    constexpr int kGroups = 32 / G;
+    static_assert(kSub % kGroups == 0);
+    using Block = typename C::Block;
+    __shared__ float xs[kWarps * (QK_K + QK_K / kLen)];
+    __shared__ float ws[kWarps][kGroups][kLen];
+    __shared__ uint8_t Ls[kWarps][QK_K];
+    __shared__ kq::SubblockFit fits[kWarps][kSub];
+    __shared__ __align__(16) uint8_t ys[kWarps * sizeof(Block)];
+
+    const int64_t nb_row = l.n_per_row / QK_K;
+    const int64_t total = l.nrows * nb_row;
+    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * kWarps;
+    const int nblk = static_cast<int>(total - b0 < kWarps ? total - b0 : kWarps);
+    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
+    __syncthreads();
+
+    const int wi = threadIdx.x / 32, lane = threadIdx.x % 32, grp = lane / G, k = lane % G;
+    if (wi < nblk) {  // warp-uniform
+        const int64_t g = b0 + wi;
+        const float* qwb = kWeighted ? l.block_qw(g / nb_row, (g % nb_row) * QK_K) : nullptr;
+        uint8_t* L = Ls[wi];
+        Block* y = reinterpret_cast<Block*>(ys) + wi;
+        auto sub_x = [&](int j) { return xs + padded<kLen>(wi * QK_K + j * kLen); };
+
+        float sigma2 = 0.0f;
+        if constexpr (kWeighted) {
+            if (lane == 0) {  // one sequential sum over the super-block, on a contiguous copy
+                float xb[QK_K];
+                for (int e = 0; e < QK_K; ++e) xb[e] = xs[padded<kLen>(wi * QK_K + e)];
+                sigma2 = C::block_sigma2(xb);
+            }
+            sigma2 = __shfl_sync(kFull, sigma2, 0);
+        }
+
+        for (int j0 = 0; j0 < kSub; j0 += kGroups) {
+            const int j = j0 + grp;
+            const float* xj = sub_x(j);
+            float* w = ws[wi][grp];
+            if (k == 0) C::subblock_weights(xj, kWeighted ? qwb + j * kLen : nullptr, sigma2, w);
+            __syncwarp();
+            const search::QkxSetup s = search::qkx_setup(kLen, xj, w);
+            GroupSearch gs;
+            gs.st = search::QkxState{0.0f, s.min, 0.0f};
+            const bool degenerate = search::qkx_degenerate(P, s);
+            if (degenerate) {
+                if (k == 0)
+                    for (int i = 0; i < kLen; ++i) L[j * kLen + i] = 0;
+                gs.done = true;
+            } else {
+                if (k == 0) gs.st = search::qkx_initial(P, kLen, xj, w, s, L + j * kLen);
+                gs.done = kCount == 0;
+            }
+            gs.st.scale = __shfl_sync(kFull, gs.st.scale, grp * G);
+            gs.st.min = __shfl_sync(kFull, gs.st.min, grp * G);
+            gs.st.best = __shfl_sync(kFull, gs.st.best, grp * G);
+
+            while (__any_sync(kFull, !gs.done)) {
+                const int is = gs.next + k;
+                const bool evaluated = !gs.done && is < kCount;
+                const float eval_min = gs.st.min;
+                search::QkxCandidate c{0.0f, 0.0f, 0.0f, false};
+                if (evaluated) c = search::qkx_eval(P, kLen, xj, w, s, eval_min, is, nullptr);
+                resolve_round<G>(gs, c, evaluated, eval_min, kCount, grp, k);
+            }
+            if (k == 0) {
+                if (gs.acc_is >= 0) search::qkx_levels(P, kLen, xj, s, gs.acc_min, gs.acc_is, L + j * kLen);
+                // make_qkx returns (scale, -min); the codec's fit adds the weight sum of the weighted paths.
+                fits[wi][j] = kq::SubblockFit{gs.st.scale, -gs.st.min, kWeighted ? kq::sum_in_order(kLen, w) : 0.0f};
+            }
+            __syncwarp();
+        }
+
+        int ok = 0;
+        if (lane == 0) ok = C::set_block_scales(fits[wi], kWeighted, y) ? 1 : 0;
+        ok = __shfl_sync(kFull, ok, 0);
+        __syncwarp();
+        if (ok && lane < kSub) C::requantize_subblock(sub_x(lane), lane, *y, L + lane * kLen);
+        __syncwarp();
+        if (ok) C::pack_column(L, lane, y);
+    }
+    __syncthreads();
+    store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(Block), nblk * static_cast<int>(sizeof(Block)));
+}
+
+}  // namespace
+
+bool warp_supports(Type t) {
+    bool ok = false;
+    visit_codec(t, [&]<class C>(Tag<C>) { ok = QkxCodec<C>; });
+    return ok;
+}
+
+bool launch_warp(const Launch& l) {
+    bool launched = false;
+    visit_codec(l.dst, [&]<class C>(Tag<C>) {
+        if constexpr (QkxCodec<C>) {
+            visit_source(l.src, [&]<class Src>() {
+                const int64_t grid = (l.nblocks(QK_K) + kWarps - 1) / kWarps;
+                launched = true;
+                if (grid == 0) return;
+                if (l.d_qw != nullptr)
+                    warp_kernel<C, Src, true><<<static_cast<unsigned>(grid), kWarps * 32, 0, l.stream>>>(l);
+                else
+                    warp_kernel<C, Src, false><<<static_cast<unsigned>(grid), kWarps * 32, 0, l.stream>>>(l);
+                check(cudaGetLastError(), "warp kernel launch");
+            });
+        }
+    });
+    return launched;
+}
+
+}  // namespace kquant::cuda::detail

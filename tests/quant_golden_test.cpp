@@ -1,0 +1,144 @@
+// Byte-exactness against ggml: every quantizable type, plain and imatrix, on every golden case of
+// shared/golden/kquants-golden.gguf (made by ggml_quantize_chunk at the commit in golden.ggml_commit).
+// Generic over quantizable_types(): a registered codec without golden bytes fails, and so does a case
+// that silently goes unchecked. No tolerance.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kquant/gguf.h"
+#include "kquant/quantize.h"
+#include "kquant/types.h"
+
+namespace kquant {
+namespace {
+
+constexpr size_t kGoldenCases = 18;        // the cases golden/README.md lists
+constexpr int kMaxReportedMismatches = 8;  // per type and variant; the total is always reported
+
+const gguf::Reader& golden() {
+    static const std::unique_ptr<gguf::Reader> reader = gguf::Reader::open(KQ_GOLDEN_PATH);
+    return *reader;
+}
+
+std::vector<std::string> golden_cases() {
+    std::vector<std::string> cases;
+    const gguf::KV* kv = golden().find_kv("golden.cases");
+    if (kv == nullptr || kv->value.type != gguf::ValueType::ARRAY) return cases;
+    for (const gguf::Value& v : kv->value.arr) cases.push_back(v.str);
+    return cases;
+}
+
+std::vector<float> f32_tensor(const gguf::TensorInfo& t) {
+    std::vector<float> v(static_cast<size_t>(t.nelements()));
+    std::memcpy(v.data(), golden().tensor_data(t), v.size() * sizeof(float));
+    return v;
+}
+
+struct Variant {
+    Type type;
+    bool imat;
+    std::string label() const { return std::string(type_info(type).name) + (imat ? "_imat" : "_plain"); }
+};
+
+struct GoldenOutcome {
+    size_t cases_checked = 0;  // cases whose every row was compared
+    size_t blocks = 0;
+    size_t mismatched_blocks = 0;
+    std::vector<std::string> problems;  // missing/ill-formed tensors and the first mismatches
+};
+
+// Quantizes `<case>.input` row by row and compares with `<case>.<type>[.imat]` block by block.
+void check_case(const std::string& name, const Variant& v, GoldenOutcome& out) {
+    const gguf::Reader& r = golden();
+    const std::string want_name = name + "." + std::string(type_info(v.type).name) + (v.imat ? ".imat" : "");
+    const gguf::TensorInfo* input = r.find_tensor(name + ".input");
+    const gguf::TensorInfo* imatrix = r.find_tensor(name + ".imatrix");
+    const gguf::TensorInfo* want = r.find_tensor(want_name);
+    if (input == nullptr || want == nullptr || (v.imat && imatrix == nullptr)) {
+        out.problems.push_back("case '" + name + "': missing tensor (input, imatrix or " + want_name + ")");
+        return;
+    }
+    const int64_t ncols = input->ne_at(0), nrows = input->nrows();
+    if (input->type != Type::F32 || want->type != v.type || want->ne_at(0) != ncols ||
+        want->nrows() != nrows || (v.imat && (imatrix->type != Type::F32 || imatrix->nelements() != ncols))) {
+        out.problems.push_back("case '" + name + "': tensor " + want_name +
+                               " has an unexpected type or shape");
+        return;
+    }
+    const RowCodec* codec = scalar_codec(v.type);
+    const std::vector<float> x = f32_tensor(*input);
+    const std::vector<float> qw = v.imat ? f32_tensor(*imatrix) : std::vector<float>{};
+    const size_t rb = row_bytes(v.type, ncols), bb = type_info(v.type).block_bytes;
+    const uint8_t* expected = r.tensor_data(*want);
+    std::vector<uint8_t> got(rb);
+    for (int64_t row = 0; row < nrows; ++row) {
+        codec->quantize_row(x.data() + row * ncols, got.data(), ncols, v.imat ? qw.data() : nullptr);
+        const uint8_t* e = expected + static_cast<size_t>(row) * rb;
+        for (size_t b = 0; b < rb / bb; ++b) {
+            ++out.blocks;
+            const uint8_t* gb = got.data() + b * bb;
+            const uint8_t* eb = e + b * bb;
+            if (std::memcmp(gb, eb, bb) == 0) continue;
+            if (++out.mismatched_blocks > kMaxReportedMismatches) continue;
+            size_t k = 0;
+            while (gb[k] == eb[k]) ++k;
+            std::ostringstream msg;
+            msg << "case '" << name << "' " << v.label() << ": row " << row << " block " << b
+                << ": first differing byte " << k << " (got 0x" << std::hex << int(gb[k]) << ", want 0x"
+                << int(eb[k]) << ")";
+            out.problems.push_back(msg.str());
+        }
+    }
+    ++out.cases_checked;
+}
+
+GoldenOutcome check_variant(const Variant& v) {
+    GoldenOutcome out;
+    for (const std::string& c : golden_cases()) check_case(c, v, out);
+    return out;
+}
+
+std::vector<Variant> all_variants() {
+    std::vector<Variant> v;
+    for (Type t : quantizable_types()) {
+        v.push_back({t, false});
+        v.push_back({t, true});
+    }
+    return v;
+}
+
+class GoldenBytes : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(GoldenBytes, MatchesGgmlOnEveryCase) {
+    const Variant v = GetParam();
+    const GoldenOutcome out = check_variant(v);
+    for (const std::string& p : out.problems) ADD_FAILURE() << p;
+    EXPECT_EQ(out.mismatched_blocks, 0u)
+        << v.label() << ": " << out.mismatched_blocks << " of " << out.blocks << " blocks differ";
+    EXPECT_EQ(out.cases_checked, kGoldenCases) << v.label();
+    EXPECT_GT(out.blocks, 0u);
+    std::cout << "[ golden   ] " << v.label() << ": " << out.cases_checked << " cases, " << out.blocks
+              << " blocks, " << out.mismatched_blocks << " mismatched\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, GoldenBytes, ::testing::ValuesIn(all_variants()),
+                         [](const ::testing::TestParamInfo<Variant>& info) { return info.param.label(); });
+
+// The file lists the cases we expect, and every (case, type, variant) triple is actually checked.
+TEST(GoldenCoverage, EveryCaseTypeAndVariantIsChecked) {
+    ASSERT_EQ(golden_cases().size(), kGoldenCases);
+    const std::vector<Type> types = quantizable_types();
+    ASSERT_FALSE(types.empty());
+    size_t triples = 0;
+    for (const Variant& v : all_variants()) triples += check_variant(v).cases_checked;
+    EXPECT_EQ(triples, kGoldenCases * types.size() * 2);
+}
+
+}  // namespace
+}  // namespace kquant
