@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "kquant/error.h"
+#include "kquant/presets.h"
 #include "kquant_bench/bench.h"
 #include "report/json.h"
 
@@ -129,6 +130,13 @@ int main(int argc, char** argv) {
         RunSettings rs;
         rs.types = split_list(types);
         if (rs.types.empty()) throw Error("--types is empty");
+        for (const std::string& t : rs.types) {  // the model-independent checks, before any work
+            try {
+                require_supported(parse_preset(t));
+            } catch (const Error& e) {
+                throw Error("--types " + t + ": " + e.what());
+            }
+        }
         for (const std::string& p : split_list(paths)) rs.paths.push_back(make_path(p, dev));
         if (rs.paths.empty()) throw Error("--paths is empty");
         rs.repeats = repeats;

@@ -81,10 +81,11 @@ __global__ void __launch_bounds__(kThreads) subblock_kernel(Launch l) {
 bool subblock_supports(Type t) {
     bool ok = false;
     visit_codec(t, [&]<class C>(Tag<C>) { ok = PhasedCodec<C>; });
-    return ok;
+    return ok || t == Type::IQ4_XS;
 }
 
 bool launch_subblock(const Launch& l) {
+    if (l.dst == Type::IQ4_XS) return launch_iq4xs_subblock(l);
     bool launched = false;
     visit_codec(l.dst, [&]<class C>(Tag<C>) {
         if constexpr (PhasedCodec<C>) {

@@ -162,10 +162,11 @@ __global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
 bool warp_supports(Type t) {
     bool ok = false;
     visit_codec(t, [&]<class C>(Tag<C>) { ok = QkxCodec<C>; });
-    return ok;
+    return ok || t == Type::IQ4_NL || t == Type::IQ4_XS;
 }
 
 bool launch_warp(const Launch& l) {
+    if (l.dst == Type::IQ4_NL || l.dst == Type::IQ4_XS) return launch_iq4_warp(l);
     bool launched = false;
     visit_codec(l.dst, [&]<class C>(Tag<C>) {
         if constexpr (QkxCodec<C>) {

@@ -125,6 +125,9 @@ TEST(PresetOrder, EligibilityRules) {
     EXPECT_FALSE(ok("blk.0.attn_q.weight", {256, 1}));         // n_dims ignores trailing 1s
     EXPECT_FALSE(ok("blk.0.attn_q.bias", {256, 2}));           // not a weight
     EXPECT_TRUE(ok("blk.0.attn_q.xweight", {256, 2}));         // the test is the last 6 bytes
+    // llama-quantize compares rfind("weight") with size - 6: both are npos for a 5-byte name.
+    EXPECT_TRUE(ok("a.b.w", {256, 2}));
+    EXPECT_FALSE(ok("a.bw", {256, 2}));
     EXPECT_FALSE(ok("blk.0.attn_norm.weight", {256, 2}));
     EXPECT_FALSE(ok("blk.0.ffn_gate_inp.weight", {256, 8}));
     EXPECT_FALSE(ok("blk.0.ssm_conv1d.weight", {4, 256}));

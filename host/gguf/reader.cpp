@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +23,10 @@ using detail::kMaxArrayDepth;
 using detail::kMaxDims;
 
 namespace {
+
+// Reservations are capped: a count is only bounded by the bytes left, and one parsed element costs far
+// more memory than its smallest encoding, so vectors grow with what is actually read.
+constexpr uint64_t kMaxReserve = 1u << 16;
 
 // Smallest encodings, used to reject counts that the remaining bytes cannot hold before allocating.
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;           // key length, 1-byte key, type, 1-byte value
@@ -189,14 +194,14 @@ struct ReaderParser {
                   " cannot fit in the remaining " + std::to_string(cur.remaining()) +
                   " bytes: truncated file or corrupt length");
         v.elem_type = static_cast<ValueType>(elem);
-        v.arr.reserve(n);
+        v.arr.reserve(std::min(n, kMaxReserve));
         for (uint64_t j = 0; j < n; ++j) v.arr.push_back(read_value(elem, ValueLoc{loc.kv, loc.key, &j}, depth + 1));
     }
 
     void read_kvs(uint64_t n_kv) {
         std::unordered_map<std::string_view, uint64_t> seen;  // views into the image
-        seen.reserve(n_kv);
-        r.kvs_.reserve(n_kv);
+        seen.reserve(std::min(n_kv, kMaxReserve));
+        r.kvs_.reserve(std::min(n_kv, kMaxReserve));
         for (uint64_t i = 0; i < n_kv; ++i) {
             const uint64_t at = cur.pos();
             const std::string_view key = cur.read_string([&] { return "KV " + std::to_string(i) + " key"; });
@@ -231,8 +236,8 @@ struct ReaderParser {
                   " (a tensor info takes at least " + std::to_string(kMinTensorInfoBytes) +
                   "): truncated file or corrupt count");
         std::unordered_map<std::string_view, uint64_t> seen;
-        seen.reserve(n_tensors);
-        r.tensors_.reserve(n_tensors);
+        seen.reserve(std::min(n_tensors, kMaxReserve));
+        r.tensors_.reserve(std::min(n_tensors, kMaxReserve));
         for (uint64_t i = 0; i < n_tensors; ++i) {
             const uint64_t at = cur.pos();
             const std::string label = "tensor info " + std::to_string(i);
@@ -298,7 +303,11 @@ struct ReaderParser {
         r->base_ = data;
         r->size_ = size;
         r->owns_mapping_ = owns;  // set before parsing, so that a failed parse still unmaps
-        ReaderParser(*r, data, size).run();
+        try {
+            ReaderParser(*r, data, size).run();
+        } catch (const std::bad_alloc&) {
+            fail(name, "", "out of memory while reading the metadata");
+        }
         return r;
     }
 };

@@ -105,7 +105,12 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
     std::vector<gguf::Writer::TensorSpec> specs;
     specs.reserve(plan.size());
     for (const PlannedTensor& p : plan) specs.push_back({p.src->name, trimmed_shape(p.src->ne), p.dst});
-    gguf::Writer w(out_path, kvs, specs, 32);
+    // llama-quantize lays the output out with alignment 32 but copies an input `general.alignment` key;
+    // a file whose key disagrees with its layout is unreadable, so a copied key decides the layout here.
+    size_t alignment = 32;
+    for (const gguf::KV& kv : kvs)
+        if (kv.key == "general.alignment") alignment = static_cast<size_t>(kv.value.as_int());
+    gguf::Writer w(out_path, kvs, specs, alignment);
 
     PipelineStats st;
     st.tensors = plan.size();

@@ -65,7 +65,11 @@ struct TensorInfo {
 };
 
 // A memory-mapped GGUF file. Every count, size and offset is validated at open; errors name the file,
-// the field and the byte offset.
+// the field and the byte offset. Rejected, beyond truncation and absurd counts: versions other than 2
+// and 3, empty or duplicate keys, duplicate tensor names, n_dims > 4, negative ne, element counts or
+// byte sizes that overflow, unknown type ids, ne0 not a multiple of the block size, data offsets not a
+// multiple of the alignment or data past the end of the file, arrays nested deeper than 16 levels.
+// A bool byte other than 0 reads as true (as in ggml). Tensors may overlap or leave gaps (not checked).
 class Reader {
 public:
     static std::unique_ptr<Reader> open(const std::string& path);
@@ -89,6 +93,7 @@ public:
     std::optional<float> get_f32(std::string_view key) const;
     std::optional<bool> get_bool(std::string_view key) const;
     std::optional<std::vector<std::string>> get_string_array(std::string_view key) const;
+
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
     // Pointer to a tensor's bytes in the mapping (valid while the Reader lives).

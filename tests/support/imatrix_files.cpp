@@ -33,23 +33,29 @@ GgufBuilder imatrix_gguf_builder(const std::vector<ImatrixGgufEntry>& entries, c
 
 std::vector<uint8_t> imatrix_legacy_bytes(const std::vector<ImatrixLegacyEntry>& entries,
                                           std::optional<int32_t> chunk_count, std::optional<std::string> dataset) {
-    ByteSink s;
-    s.put<int32_t>(static_cast<int32_t>(entries.size()));
+    std::vector<uint8_t> out;
+    auto raw = [&](const void* p, size_t n) {
+        const size_t at = out.size();
+        out.resize(at + n);
+        if (n) std::memcpy(out.data() + at, p, n);
+    };
+    auto i32 = [&](int32_t v) { raw(&v, 4); };
+    i32(static_cast<int32_t>(entries.size()));
     for (const ImatrixLegacyEntry& e : entries) {
-        s.put<int32_t>(static_cast<int32_t>(e.name.size()));
-        s.put_raw(e.name.data(), e.name.size());
-        s.put<int32_t>(e.ncall);
-        s.put<int32_t>(static_cast<int32_t>(e.values.size()));
-        s.put_raw(e.values.data(), e.values.size() * 4);
+        i32(static_cast<int32_t>(e.name.size()));
+        raw(e.name.data(), e.name.size());
+        i32(e.ncall);
+        i32(static_cast<int32_t>(e.values.size()));
+        raw(e.values.data(), e.values.size() * 4);
     }
     if (chunk_count) {
-        s.put<int32_t>(*chunk_count);
+        i32(*chunk_count);
         if (dataset) {
-            s.put<int32_t>(static_cast<int32_t>(dataset->size()));
-            s.put_raw(dataset->data(), dataset->size());
+            i32(static_cast<int32_t>(dataset->size()));
+            raw(dataset->data(), dataset->size());
         }
     }
-    return s.bytes;
+    return out;
 }
 
 }  // namespace kquant::test

@@ -1,0 +1,176 @@
+// IQ4_NL / IQ4_XS warp kernels: the table search of one 32-element sub-block is spread over 16 lanes.
+// Lane 15 evaluates the starting inverse scale, lanes 0..14 the candidates itry = -7..7, all with
+// search/iq4.h's functions. The candidates' sums do not depend on the search state, so nothing is
+// re-evaluated; only the folding into the state is sequential: the first lane (in candidate order) whose
+// accept() changes the state wins, then the next one after it, until none does (hand-written ballot loop:
+// the order of the fold decides the bytes). A warp runs two sub-blocks at once: IQ4_NL two blocks,
+// IQ4_XS two sub-blocks of its super-block at a time.
+#include "check.cuh"
+#include "codecs.cuh"
+#include "launch.cuh"
+#include "source.cuh"
+
+namespace kquant::cuda::detail {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr unsigned kFull = 0xffffffffu;
+constexpr int G = 16;  // lanes per sub-block: 15 candidates + the starting point
+constexpr int kLen = iq4::kSubBlock;
+
+__device__ bool same_state(iq4::ScaleState a, iq4::ScaleState b) {
+    return f32_bits(a.d) == f32_bits(b.d) && f32_bits(a.best) == f32_bits(b.best);
+}
+
+// The float scale of the sub-block x (weights w in shared memory), computed by the 16 lanes of group
+// grp; every lane of the group returns it.
+__device__ float group_scale(const float* x, const float* w, int grp, int k) {
+    constexpr iq4::Table T = iq4::table();
+    const iq4::SubMax m = iq4::subblock_max(x);
+    const bool zero = m.amax < iq4::kGroupMaxEps;  // identical in every lane of the group
+    iq4::Sums s{0.0f, 0.0f};
+    iq4::ScaleState cur{0.0f, 0.0f};
+    if (!zero) {
+        if (k == G - 1)
+            cur = iq4::initial_state(x, w, m.max, T.v);
+        else
+            s = iq4::candidate_sums(x, w, iq4::candidate_id(k - iq4::kNTry, m.max, T.v), T.v);
+    }
+    cur.d = __shfl_sync(kFull, cur.d, grp * G + G - 1);
+    cur.best = __shfl_sync(kFull, cur.best, grp * G + G - 1);
+    int start = 0;
+    bool over = zero;
+    while (__any_sync(kFull, !over)) {
+        const iq4::ScaleState next = iq4::accept(s, cur);
+        const bool changes = !over && k < G - 1 && k >= start && !same_state(next, cur);
+        const unsigned mask = (__ballot_sync(kFull, changes) >> (grp * G)) & 0xffffu;
+        const int first = mask != 0 ? __ffs(static_cast<int>(mask)) - 1 : 0;
+        const float d = __shfl_sync(kFull, next.d, grp * G + first);
+        const float best = __shfl_sync(kFull, next.best, grp * G + first);
+        if (over) continue;
+        if (mask == 0) {
+            over = true;
+        } else {
+            cur = iq4::ScaleState{d, best};
+            start = first + 1;
+        }
+    }
+    return zero ? 0.0f : cur.d;
+}
+
+template <class Src, bool kWeighted>
+__global__ void __launch_bounds__(kWarps * 32) iq4nl_warp_kernel(Launch l) {
+    constexpr int kBlocks = kWarps * 2;  // two blocks per warp
+    constexpr iq4::Table T = iq4::table();
+    __shared__ float xs[kBlocks * (kLen + 1)];
+    __shared__ float ws[kBlocks][kLen];
+    __shared__ __align__(16) uint8_t ys[kBlocks * sizeof(block_iq4_nl)];
+
+    const int64_t nb_row = l.n_per_row / kLen;
+    const int64_t total = l.nrows * nb_row;
+    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * kBlocks;
+    const int nblk = static_cast<int>(total - b0 < kBlocks ? total - b0 : kBlocks);
+    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * kLen, nblk * kLen, xs, l.d_first_bad);
+    __syncthreads();
+
+    const int lane = threadIdx.x % 32, grp = lane / G, k = lane % G;
+    const int b = (threadIdx.x / 32) * 2 + grp;
+    const bool active = b < nblk;  // uniform per group
+    const int64_t g = b0 + b;
+    const float* x = xs + b * (kLen + 1);
+    float* w = ws[b];
+    auto* y = reinterpret_cast<block_iq4_nl*>(ys) + b;
+    if (active && k == 0) {
+        // IQ4_NL's super-block is its one block: sigma2 over these 32 elements.
+        const float* qw = kWeighted ? l.block_qw(g / nb_row, (g % nb_row) * kLen) : nullptr;
+        const float sigma2 = kWeighted ? iq4::superblock_sigma2(x, QK4_NL) : 0.0f;
+        iq4::subblock_weights(x, qw, sigma2, w);
+    }
+    __syncwarp();
+    // Inactive groups search unstaged (but allocated) memory: every lane must take part in the shuffles.
+    const float scale = group_scale(x, w, grp, k);
+    if (active && k == 0) {
+        y->d = fp32_to_fp16(scale);
+        const float id = scale != 0.0f ? 1.0f / scale : 0.0f;
+        iq4::pack_subblock(x, id, T.v, y->qs);
+    }
+    __syncthreads();
+    store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(block_iq4_nl),
+                nblk * static_cast<int>(sizeof(block_iq4_nl)));
+}
+
+template <class Src, bool kWeighted>
+__global__ void __launch_bounds__(kWarps * 32) iq4xs_warp_kernel(Launch l) {
+    constexpr int kSub = QK_K / kLen;
+    __shared__ float xs[kWarps * (QK_K + QK_K / kLen)];
+    __shared__ float ws[kWarps][2][kLen];
+    __shared__ float scales[kWarps][kSub];
+    __shared__ int codes[kWarps][kSub];
+    __shared__ __align__(16) uint8_t ys[kWarps * sizeof(block_iq4_xs)];
+
+    const int64_t nb_row = l.n_per_row / QK_K;
+    const int64_t total = l.nrows * nb_row;
+    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * kWarps;
+    const int nblk = static_cast<int>(total - b0 < kWarps ? total - b0 : kWarps);
+    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
+    __syncthreads();
+
+    const int wi = threadIdx.x / 32, lane = threadIdx.x % 32, grp = lane / G, k = lane % G;
+    if (wi < nblk) {  // warp-uniform
+        const int64_t g = b0 + wi;
+        const float* qwb = kWeighted ? l.block_qw(g / nb_row, (g % nb_row) * QK_K) : nullptr;
+        auto* y = reinterpret_cast<block_iq4_xs*>(ys) + wi;
+        auto sub_x = [&](int j) { return xs + padded<kLen>(wi * QK_K + j * kLen); };
+        float sigma2 = 0.0f;
+        if constexpr (kWeighted) {
+            if (lane == 0) {  // one sequential sum over the super-block, on a contiguous copy
+                float xb[QK_K];
+                for (int e = 0; e < QK_K; ++e) xb[e] = xs[padded<kLen>(wi * QK_K + e)];
+                sigma2 = iq4::superblock_sigma2(xb, QK_K);
+            }
+            sigma2 = __shfl_sync(kFull, sigma2, 0);
+        }
+        for (int j0 = 0; j0 < kSub; j0 += 2) {
+            const int j = j0 + grp;
+            float* w = ws[wi][grp];
+            if (k == 0) iq4::subblock_weights(sub_x(j), kWeighted ? qwb + j * kLen : nullptr, sigma2, w);
+            __syncwarp();
+            const float s = group_scale(sub_x(j), w, grp, k);
+            if (k == 0) scales[wi][j] = s;
+            __syncwarp();
+        }
+        float d = 0.0f;
+        if (lane == 0) {
+            d = iq4::xs_block_scale(scales[wi]);
+            y->d = fp32_to_fp16(d);
+        }
+        d = __shfl_sync(kFull, d, 0);
+        if (lane < kSub) codes[wi][lane] = iq4::xs_requantize_subblock(sub_x(lane), d, scales[wi][lane], y->qs + lane * 16);
+        __syncwarp();
+        if (lane == 0) iq4::xs_pack_scale_codes(codes[wi], y);
+    }
+    __syncthreads();
+    store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(block_iq4_xs),
+                nblk * static_cast<int>(sizeof(block_iq4_xs)));
+}
+
+}  // namespace
+
+bool launch_iq4_warp(const Launch& l) {
+    if (l.dst != Type::IQ4_NL && l.dst != Type::IQ4_XS) return false;
+    return visit_source(l.src, [&]<class Src>() {
+        const bool nl = l.dst == Type::IQ4_NL;
+        const int64_t per_cta = nl ? kWarps * 2 : kWarps;
+        const int64_t grid = (l.nblocks(nl ? kLen : QK_K) + per_cta - 1) / per_cta;
+        if (grid == 0) return;
+        const auto gx = static_cast<unsigned>(grid);
+        const bool wq = l.d_qw != nullptr;
+        if (nl && wq) iq4nl_warp_kernel<Src, true><<<gx, kWarps * 32, 0, l.stream>>>(l);
+        if (nl && !wq) iq4nl_warp_kernel<Src, false><<<gx, kWarps * 32, 0, l.stream>>>(l);
+        if (!nl && wq) iq4xs_warp_kernel<Src, true><<<gx, kWarps * 32, 0, l.stream>>>(l);
+        if (!nl && !wq) iq4xs_warp_kernel<Src, false><<<gx, kWarps * 32, 0, l.stream>>>(l);
+        check(cudaGetLastError(), "IQ4 warp kernel launch");
+    });
+}
+
+}  // namespace kquant::cuda::detail
