@@ -13,11 +13,14 @@
 //                                              search/qkx.h's per-candidate functions.
 //   2. C::set_block_scales(fits, weighted, y)  per block: d, dmin and the packed sub-block codes; false
 //                                              means the block is final (Q6_K all-zero) and 3 must not run
-//   3a. C::requantize_subblock(xs, j, *y, Ls)  per sub-block: codes against the stored (fp16) scales
+//   3a. C::requantize_subblock(xs, j, *y, Ls)  per sub-block: codes against the stored (fp16) scales;
+//                                              split as C::stored_scale(j, *y) + C::requantize(xs, d, m, Ls)
 //   3b. C::pack_column(L, col, y)              per column col = 0..31: every byte built from L[col + 32k]
 //   C::dequantize_subblock(b, j, ys)           per sub-block dequantization
 // Packing is by column, not by sub-block, because sub-blocks share bytes (nibbles, 2-bit fields, the
 // high-bit masks); a column owns its bytes outright. Phases 1-3a write L only in their own sub-block.
+// The per-sub-block functions of phases 1 and 3a are templates over the lane value type (simd/lanes.h):
+// the CPU's SIMD drivers run one sub-block per lane; V = float is the scalar path.
 //
 // Numeric contract: float32, sums in element order, C's left-to-right evaluation, no contraction; the
 // integer-to-byte conversions wrap exactly where ggml's do.
@@ -28,14 +31,24 @@
 #include "kquant/blocks.h"
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/simd/lanes.h"
 
 namespace kquant::kq {
 
-// Phase 1's result for one sub-block.
-struct SubblockFit {
-    float scale;  // float scale of the sub-block (symmetric formats: signed)
-    float min;    // asymmetric formats: the offset subtracted on dequantization (x ≈ scale·L - min)
-    float sum_w;  // weighted paths: Σ of the sub-block's weights in element order (weights the block search)
+// Phase 1's result for one sub-block (one per lane for a vector V).
+template <class V>
+struct SubblockFitT {
+    V scale;  // float scale of the sub-block (symmetric formats: signed)
+    V min;    // asymmetric formats: the offset subtracted on dequantization (x ≈ scale·L - min)
+    V sum_w;  // weighted paths: Σ of the sub-block's weights in element order (weights the block search)
+};
+using SubblockFit = SubblockFitT<float>;
+
+// Phase 3a's input for one sub-block: its scale and offset as stored (fp16 super-block scales times the
+// sub-block codes), read back from the block that phase 2 wrote.
+struct StoredScale {
+    float d;
+    float m;  // offset added before dividing (min/scale formats; 0 for the symmetric ones)
 };
 
 // Σ x² over the 256-element super-block in index order, times `factor`, / 256: the σ² of the weighted
@@ -47,12 +60,14 @@ KQ_HD float superblock_sigma2(const float* x, float factor) {
 }
 
 // Importance weights of the weighted paths: w = qw·sqrt(σ² + x²).
-KQ_HD void imatrix_weights(int n, const float* x, const float* qw, float sigma2, float* w) {
-    for (int i = 0; i < n; ++i) w[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+template <class V>
+KQ_HD void imatrix_weights(int n, const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2, NoDeduce<V>* w) {
+    for (int i = 0; i < n; ++i) w[i] = qw[i] * kq_sqrt(sigma2 + x[i] * x[i]);
 }
 
-KQ_HD float sum_in_order(int n, const float* v) {
-    float s = 0.0f;
+template <class V>
+KQ_HD V sum_in_order(int n, const V* v) {
+    V s = 0.0f;
     for (int i = 0; i < n; ++i) s += v[i];
     return s;
 }

@@ -8,6 +8,8 @@
 // state must be folded candidate by candidate in that order; the sums of different candidates are
 // independent and may be computed in parallel.
 //
+// Every function is a template over the lane value type (simd/lanes.h): V = float is the scalar search.
+//
 // Numeric contract: float32 only, no contraction; products are evaluated as (w*q)*x and (w*q)*q.
 #pragma once
 #include <cmath>
@@ -16,6 +18,7 @@
 #include "kquant/blocks.h"
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/simd/lanes.h"
 
 namespace kquant::iq4 {
 
@@ -35,65 +38,82 @@ KQ_HD constexpr Table table() {
 }
 
 // Index of the table entry nearest to v over a sorted table of n values; on an exact midpoint the upper
-// index wins (strict < on the lower distance), below/above the ends it clamps.
-KQ_HD int best_index_int8(int n, const int8_t* values, float v) {
-    if (v <= static_cast<float>(values[0])) return 0;
-    if (v >= static_cast<float>(values[n - 1])) return n - 1;
-    int lo = 0, hi = n - 1;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) / 2;
-        if (v < static_cast<float>(values[mid]))
-            hi = mid;
-        else
-            lo = mid;
+// index wins (strict < on the lower distance), below/above the ends it clamps. Lanes: the bisection runs
+// until every lane's interval is one entry wide (a narrowed lane no longer moves).
+template <class V>
+KQ_HD LaneInt<V> best_index_int8(int n, const int8_t* values, V v) {
+    using I = LaneInt<V>;
+    const LaneMask<V> below = v <= V(static_cast<float>(values[0]));
+    const LaneMask<V> above = v >= V(static_cast<float>(values[n - 1]));
+    if (all(below)) return I(0);
+    if (all(below | above)) return select(below, I(0), I(n - 1));
+    const auto T = LaneTraits<V>::table(values);
+    I lo = 0, hi = n - 1;
+    for (LaneMask<V> open = hi - lo > I(1); any(open); open = hi - lo > I(1)) {
+        const I mid = (lo + hi) >> 1;
+        const LaneMask<V> lower = v < lookup(T, mid);
+        hi = select(open & lower, mid, hi);
+        lo = select(open & !lower, mid, lo);
     }
-    return v - static_cast<float>(values[hi - 1]) < static_cast<float>(values[hi]) - v ? hi - 1 : hi;
+    const I nearest = select(v - lookup(T, hi - 1) < lookup(T, hi) - v, hi - 1, hi);
+    return select(below, I(0), select(above, I(n - 1), nearest));
 }
 
-KQ_HD int best_index(const int8_t* values, float v) { return best_index_int8(16, values, v); }
+template <class V>
+KQ_HD LaneInt<V> best_index(const int8_t* values, V v) {
+    return best_index_int8(16, values, v);
+}
 
 // Super-block sigma2 of the imatrix weights: 2 * mean(x^2), computed as sum * (2/S) like the reference.
-KQ_HD float superblock_sigma2(const float* x, int super_block) {
-    float s = 0.0f;
+template <class V>
+KQ_HD V superblock_sigma2(const V* x, int super_block) {
+    V s = 0.0f;
     for (int j = 0; j < super_block; ++j) s += x[j] * x[j];
-    return s * (2.0f / static_cast<float>(super_block));
+    return s * V(2.0f / static_cast<float>(super_block));
 }
 
 // Weights of one sub-block: qw*sqrt(sigma2 + x^2) with an imatrix, x^2 without.
-KQ_HD void subblock_weights(const float* x, const float* qw, float sigma2, float* w) {
+template <class V>
+KQ_HD void subblock_weights(const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2, NoDeduce<V>* w) {
     if (qw != nullptr) {
-        for (int j = 0; j < kSubBlock; ++j) w[j] = qw[j] * sqrtf(sigma2 + x[j] * x[j]);
+        for (int j = 0; j < kSubBlock; ++j) w[j] = qw[j] * kq_sqrt(sigma2 + x[j] * x[j]);
     } else {
         for (int j = 0; j < kSubBlock; ++j) w[j] = x[j] * x[j];
     }
 }
 
 // Signed value of the first element with the largest |x| (strict >), and that |x|.
-struct SubMax {
-    float max;
-    float amax;
+template <class V>
+struct SubMaxT {
+    V max;
+    V amax;
 };
-KQ_HD SubMax subblock_max(const float* x) {
-    SubMax m{0.0f, 0.0f};
+using SubMax = SubMaxT<float>;
+template <class V>
+KQ_HD SubMaxT<V> subblock_max(const V* x) {
+    SubMaxT<V> m{V(0.0f), V(0.0f)};
     for (int j = 0; j < kSubBlock; ++j) {
-        const float ax = kq_fabs(x[j]);
-        if (ax > m.amax) {
-            m.amax = ax;
-            m.max = x[j];
-        }
+        const V ax = kq_fabs(x[j]);
+        const LaneMask<V> larger = ax > m.amax;
+        m.amax = select(larger, ax, m.amax);
+        m.max = select(larger, x[j], m.max);
     }
     return m;
 }
 
 // Weighted sums of one candidate inverse scale id: codes by nearest table entry, sums in element order.
-struct Sums {
-    float sumqx;
-    float sumq2;
+template <class V>
+struct SumsT {
+    V sumqx;
+    V sumq2;
 };
-KQ_HD Sums candidate_sums(const float* x, const float* w, float id, const int8_t* values) {
-    Sums s{0.0f, 0.0f};
+using Sums = SumsT<float>;
+template <class V>
+KQ_HD SumsT<V> candidate_sums(const V* x, const NoDeduce<V>* w, NoDeduce<V> id, const int8_t* values) {
+    const auto T = LaneTraits<V>::table(values);
+    SumsT<V> s{V(0.0f), V(0.0f)};
     for (int j = 0; j < kSubBlock; ++j) {
-        const float q = static_cast<float>(values[best_index(values, id * x[j])]);
+        const V q = lookup(T, best_index(values, id * x[j]));
         s.sumqx += w[j] * q * x[j];
         s.sumq2 += w[j] * q * q;
     }
@@ -101,57 +121,71 @@ KQ_HD Sums candidate_sums(const float* x, const float* w, float id, const int8_t
 }
 
 // Running state of the scale search: the scale d and its score best = d*sumqx.
-struct ScaleState {
-    float d;
-    float best;
+template <class V>
+struct ScaleStateT {
+    V d;
+    V best;
 };
+using ScaleState = ScaleStateT<float>;
 
 // The starting state: id = 1/d with d = max/127 (= -max/T[0]); its least-squares scale is taken
 // unconditionally (0 when sumq2 is not positive).
-KQ_HD ScaleState initial_state(const float* x, const float* w, float max, const int8_t* values) {
-    const float d0 = -max / static_cast<float>(values[0]);
-    const Sums s = candidate_sums(x, w, 1.0f / d0, values);
-    const float d = s.sumq2 > 0.0f ? s.sumqx / s.sumq2 : 0.0f;
-    return ScaleState{d, d * s.sumqx};
+template <class V>
+KQ_HD ScaleStateT<V> initial_state(const V* x, const NoDeduce<V>* w, NoDeduce<V> max, const int8_t* values) {
+    const V d0 = -max / V(static_cast<float>(values[0]));
+    const SumsT<V> s = candidate_sums(x, w, V(1.0f) / d0, values);
+    const V d = select(s.sumq2 > V(0.0f), s.sumqx / s.sumq2, V(0.0f));
+    return ScaleStateT<V>{d, d * s.sumqx};
 }
 
 // Inverse scale of candidate itry (-kNTry..kNTry): (itry + T[0]) / max, the integer sum made first.
-KQ_HD float candidate_id(int itry, float max, const int8_t* values) {
-    return static_cast<float>(itry + values[0]) / max;
+template <class V>
+KQ_HD V candidate_id(int itry, V max, const int8_t* values) {
+    return V(static_cast<float>(itry + values[0])) / max;
 }
 
 // Folds one candidate's sums into the state: taken only when strictly better.
-KQ_HD ScaleState accept(Sums s, ScaleState cur) {
-    if (s.sumq2 > 0.0f && s.sumqx * s.sumqx > cur.best * s.sumq2) {
-        const float d = s.sumqx / s.sumq2;
-        return ScaleState{d, d * s.sumqx};
-    }
-    return cur;
+template <class V>
+KQ_HD ScaleStateT<V> accept(SumsT<V> s, NoDeduce<ScaleStateT<V>> cur) {
+    const LaneMask<V> better = (s.sumq2 > V(0.0f)) & (s.sumqx * s.sumqx > cur.best * s.sumq2);
+    if (!any(better)) return cur;
+    const V d = s.sumqx / s.sumq2;
+    return ScaleStateT<V>{select(better, d, cur.d), select(better, d * s.sumqx, cur.best)};
 }
 
 // ONE candidate of the search: evaluate itry and fold it into the current state.
-KQ_HD ScaleState candidate(const float* x, const float* w, float max, int itry, const int8_t* values,
-                               ScaleState cur) {
+template <class V>
+KQ_HD ScaleStateT<V> candidate(const V* x, const NoDeduce<V>* w, NoDeduce<V> max, int itry, const int8_t* values,
+                               NoDeduce<ScaleStateT<V>> cur) {
     return accept(candidate_sums(x, w, candidate_id(itry, max, values), values), cur);
 }
 
 // The float scale of one 32-element sub-block (0 for a sub-block with amax < 1e-15).
-KQ_HD float subblock_scale(const float* x, const float* w, const int8_t* values) {
-    const SubMax m = subblock_max(x);
-    if (m.amax < kGroupMaxEps) return 0.0f;
-    ScaleState st = initial_state(x, w, m.max, values);
+template <class V>
+KQ_HD V subblock_scale(const V* x, const NoDeduce<V>* w, const int8_t* values) {
+    const SubMaxT<V> m = subblock_max(x);
+    const LaneMask<V> zero = m.amax < V(kGroupMaxEps);
+    if (all(zero)) return V(0.0f);
+    ScaleStateT<V> st = initial_state(x, w, m.max, values);
     for (int itry = -kNTry; itry <= kNTry; ++itry) st = candidate(x, w, m.max, itry, values, st);
-    return st.d;
+    return select(zero, V(0.0f), st.d);
 }
 
-// Codes of one sub-block for the inverse scale id, packed as ggml does: byte j holds element j (low
-// nibble) and element j+16 (high nibble).
+// Codes of one sub-block for the inverse scale id: the nearest table entry of id·x, element by element.
+template <class V>
+KQ_HD void subblock_codes(const V* x, NoDeduce<V> id, const int8_t* values, LaneCode<V>* L) {
+    for (int j = 0; j < kSubBlock; ++j) L[j] = to_code(best_index(values, id * x[j]));
+}
+
+// Packs 32 codes as ggml does: byte j holds element j (low nibble) and element j+16 (high nibble).
+KQ_HD void pack_codes(const uint8_t* L, uint8_t* qs) {
+    for (int j = 0; j < kSubBlock / 2; ++j) qs[j] = static_cast<uint8_t>(L[j] | (L[j + kSubBlock / 2] << 4));
+}
+
 KQ_HD void pack_subblock(const float* x, float id, const int8_t* values, uint8_t* qs) {
-    for (int j = 0; j < kSubBlock / 2; ++j) {
-        const int lo = best_index(values, id * x[j]);
-        const int hi = best_index(values, id * x[j + kSubBlock / 2]);
-        qs[j] = static_cast<uint8_t>(lo | (hi << 4));
-    }
+    uint8_t L[kSubBlock];
+    subblock_codes(x, id, values, L);
+    pack_codes(L, qs);
 }
 
 }  // namespace kquant::iq4

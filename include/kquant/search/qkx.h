@@ -15,12 +15,16 @@
 // iscale's denominator depend on the CURRENT min, so an accepted candidate changes every later
 // evaluation (spec §10.3, the easy thing to miss). The best error only decides acceptance.
 //
+// Every function is a template over the lane value type (simd/lanes.h): V = float is the scalar search;
+// a vector V runs one independent search per lane, each with exactly the scalar arithmetic.
+//
 // Numeric contract: float32, sums in element order, C's left-to-right evaluation, no contraction.
 #pragma once
 #include <cstdint>
 
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/simd/lanes.h"
 
 namespace kquant::search {
 
@@ -50,133 +54,169 @@ KQ_HD constexpr QkxParams qkx3_params(int nmax, float rmin, float rdelta, int ns
 KQ_HD constexpr int qkx_candidate_count(const QkxParams& p) { return p.nstep < 1 ? 0 : p.nstep + 1; }
 
 // Result of a search: dequantization is scale·L - min, so `min` here is ggml's the_min (>= 0 normally).
-struct QkxFit {
-    float scale;
-    float min;
+template <class V>
+struct QkxFitT {
+    V scale;
+    V min;
 };
+using QkxFit = QkxFitT<float>;
 
 // Statistics of the init pass; fixed for the whole search.
-struct QkxSetup {
-    float min;  // min(x), clamped to <= 0: the starting offset
-    float max;
-    float sum_w;  // w0 + w1 + ... (starts at w0, not 0 + w0)
-    float sum_x;  // Σ w·x, starting at w0·x0
+template <class V>
+struct QkxSetupT {
+    V min;  // min(x), clamped to <= 0: the starting offset
+    V max;
+    V sum_w;  // w0 + w1 + ... (starts at w0, not 0 + w0)
+    V sum_x;  // Σ w·x, starting at w0·x0
 };
+using QkxSetup = QkxSetupT<float>;
 
 // The search state between candidates.
-struct QkxState {
-    float scale;
-    float min;   // the current offset (<= 0); candidates are evaluated under it
-    float best;  // error of the current levels
+template <class V>
+struct QkxStateT {
+    V scale;
+    V min;   // the current offset (<= 0); candidates are evaluated under it
+    V best;  // error of the current levels
 };
+using QkxState = QkxStateT<float>;
 
-struct QkxCandidate {
-    float scale;
-    float min;
-    float err;
-    bool valid;  // false when the normal equations are singular (D <= 0): never accepted
+template <class V>
+struct QkxCandidateT {
+    V scale;
+    V min;
+    V err;
+    LaneMask<V> valid;  // false when the normal equations are singular (D <= 0): never accepted
 };
+using QkxCandidate = QkxCandidateT<float>;
 
-KQ_HD QkxSetup qkx_setup(int n, const float* x, const float* w) {
-    QkxSetup s{x[0], x[0], w[0], w[0] * x[0]};
+template <class V>
+KQ_HD QkxSetupT<V> qkx_setup(int n, const V* x, const NoDeduce<V>* w) {
+    QkxSetupT<V> s{x[0], x[0], w[0], w[0] * x[0]};
     for (int i = 1; i < n; ++i) {
-        if (x[i] < s.min) s.min = x[i];
-        if (x[i] > s.max) s.max = x[i];
+        s.min = select(x[i] < s.min, x[i], s.min);
+        s.max = select(x[i] > s.max, x[i], s.max);
         s.sum_w += w[i];
         s.sum_x += w[i] * x[i];
     }
-    if (s.min > 0) s.min = 0;
+    s.min = select(s.min > V(0.0f), V(0.0f), s.min);
     return s;
 }
 
-KQ_HD bool qkx_degenerate(const QkxParams& p, const QkxSetup& s) {
+template <class V>
+KQ_HD LaneMask<V> qkx_degenerate(const QkxParams& p, const QkxSetupT<V>& s) {
     return p.degenerate == QkxDegenerate::kMaxEqualsMin ? s.max == s.min : s.max <= s.min;
 }
 
-KQ_HD int qkx_level(float iscale, float xi, float min, int nmax) {
+template <class V>
+KQ_HD LaneInt<V> qkx_level(V iscale, V xi, V min, int nmax) {
     return kq_clamp(nint(iscale * (xi - min)), 0, nmax);
 }
 
 // One element's error term, before the weight: ((scale·l) + min) - x, squared or absolute.
-KQ_HD float qkx_error_term(bool use_mad, float scale, float min, int l, float xi) {
-    const float diff = scale * static_cast<float>(l) + min - xi;
+template <class V>
+KQ_HD V qkx_error_term(bool use_mad, V scale, V min, NoDeduce<LaneInt<V>> l, V xi) {
+    const V diff = scale * to_float(l) + min - xi;
     return use_mad ? kq_fabs(diff) : diff * diff;
 }
 
 // Starting state: levels for iscale = nmax/(max - min) and their weighted error.
-KQ_HD QkxState qkx_initial(const QkxParams& p, int n, const float* x, const float* w, const QkxSetup& s,
-                           uint8_t* L) {
-    const float iscale = static_cast<float>(p.nmax) / (s.max - s.min);
-    QkxState st{1.0f / iscale, s.min, 0.0f};
+template <class V>
+KQ_HD QkxStateT<V> qkx_initial(const QkxParams& p, int n, const V* x, const NoDeduce<V>* w,
+                               const QkxSetupT<V>& s, LaneCode<V>* L) {
+    const V iscale = V(static_cast<float>(p.nmax)) / (s.max - s.min);
+    QkxStateT<V> st{V(1.0f) / iscale, s.min, V(0.0f)};
     for (int i = 0; i < n; ++i) {
-        const int l = qkx_level(iscale, x[i], s.min, p.nmax);
-        L[i] = static_cast<uint8_t>(l);
+        const LaneInt<V> l = qkx_level(iscale, x[i], s.min, p.nmax);
+        L[i] = to_code(l);
         st.best += w[i] * qkx_error_term(p.use_mad, st.scale, st.min, l, x[i]);
     }
     return st;
 }
 
-KQ_HD float qkx_candidate_iscale(const QkxParams& p, float max, float cur_min, int is) {
-    return (p.rmin + p.rdelta * static_cast<float>(is) + static_cast<float>(p.nmax)) / (max - cur_min);
+template <class V>
+KQ_HD V qkx_candidate_iscale(const QkxParams& p, V max, NoDeduce<V> cur_min, int is) {
+    return V(p.rmin + p.rdelta * static_cast<float>(is) + static_cast<float>(p.nmax)) / (max - cur_min);
 }
 
 // Levels of candidate `is` under offset cur_min (what an accepted candidate adopts).
-KQ_HD void qkx_levels(const QkxParams& p, int n, const float* x, const QkxSetup& s, float cur_min, int is,
-                      uint8_t* L) {
-    const float iscale = qkx_candidate_iscale(p, s.max, cur_min, is);
-    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(qkx_level(iscale, x[i], cur_min, p.nmax));
+template <class V>
+KQ_HD void qkx_levels(const QkxParams& p, int n, const V* x, const QkxSetupT<V>& s, NoDeduce<V> cur_min, int is,
+                      LaneCode<V>* L) {
+    const V iscale = qkx_candidate_iscale(p, s.max, cur_min, is);
+    for (int i = 0; i < n; ++i) L[i] = to_code(qkx_level(iscale, x[i], cur_min, p.nmax));
 }
 
 // Evaluates candidate `is` under the current offset cur_min. Laux (may be null) receives its levels.
-KQ_HD QkxCandidate qkx_eval(const QkxParams& p, int n, const float* x, const float* w, const QkxSetup& s,
-                            float cur_min, int is, uint8_t* Laux) {
-    const float iscale = qkx_candidate_iscale(p, s.max, cur_min, is);
-    float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
+template <class V>
+KQ_HD QkxCandidateT<V> qkx_eval(const QkxParams& p, int n, const V* x, const NoDeduce<V>* w,
+                                const QkxSetupT<V>& s, NoDeduce<V> cur_min, int is, LaneCode<V>* Laux) {
+    const V iscale = qkx_candidate_iscale(p, s.max, cur_min, is);
+    V sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
     for (int i = 0; i < n; ++i) {
-        const int l = qkx_level(iscale, x[i], cur_min, p.nmax);
-        if (Laux != nullptr) Laux[i] = static_cast<uint8_t>(l);
-        const float fl = static_cast<float>(l);
+        const LaneInt<V> l = qkx_level(iscale, x[i], cur_min, p.nmax);
+        if (Laux != nullptr) Laux[i] = to_code(l);
+        const V fl = to_float(l);
         sum_l += w[i] * fl;
         sum_l2 += w[i] * fl * fl;
         sum_xl += w[i] * fl * x[i];
     }
-    QkxCandidate c{0.0f, 0.0f, 0.0f, false};
-    const float D = s.sum_w * sum_l2 - sum_l * sum_l;
-    if (!(D > 0)) return c;
-    c.scale = (s.sum_w * sum_xl - s.sum_x * sum_l) / D;
-    c.min = (sum_l2 * s.sum_x - sum_l * sum_xl) / D;
-    if (c.min > 0) {  // the offset may only lower values: refit the scale alone
-        c.min = 0;
-        c.scale = sum_xl / sum_l2;
+    QkxCandidateT<V> c{V(0.0f), V(0.0f), V(0.0f), LaneMask<V>(false)};
+    const V D = s.sum_w * sum_l2 - sum_l * sum_l;
+    const LaneMask<V> valid = D > V(0.0f);
+    if (!any(valid)) return c;
+    V scale = (s.sum_w * sum_xl - s.sum_x * sum_l) / D;
+    V min = (sum_l2 * s.sum_x - sum_l * sum_xl) / D;
+    const LaneMask<V> positive = min > V(0.0f);
+    if (any(positive)) {  // the offset may only lower values: refit the scale alone
+        min = select(positive, V(0.0f), min);
+        scale = select(positive, sum_xl / sum_l2, scale);
     }
+    V err = 0.0f;
     for (int i = 0; i < n; ++i) {
-        const int l = Laux != nullptr ? Laux[i] : qkx_level(iscale, x[i], cur_min, p.nmax);
-        c.err += w[i] * qkx_error_term(p.use_mad, c.scale, c.min, l, x[i]);
+        const LaneInt<V> l = Laux != nullptr ? from_code(Laux[i]) : qkx_level(iscale, x[i], cur_min, p.nmax);
+        err += w[i] * qkx_error_term(p.use_mad, scale, min, l, x[i]);
     }
-    c.valid = true;
+    // Lanes with a singular system report (0, 0, 0) and are never accepted.
+    c.scale = select(valid, scale, c.scale);
+    c.min = select(valid, min, c.min);
+    c.err = select(valid, err, c.err);
+    c.valid = valid;
     return c;
 }
 
 // Strictly better only: on a tie the earlier candidate stays.
-KQ_HD bool qkx_accepts(const QkxCandidate& c, float best) { return c.valid && c.err < best; }
+template <class V>
+KQ_HD LaneMask<V> qkx_accepts(const QkxCandidateT<V>& c, NoDeduce<V> best) {
+    return c.valid & (c.err < best);
+}
 
-// The sequential search (ggml's order). n <= kMaxSearchLen; L receives n levels.
-KQ_HD QkxFit make_qkx(const QkxParams& p, int n, const float* x, const float* w, uint8_t* L) {
-    const QkxSetup s = qkx_setup(n, x, w);
-    if (qkx_degenerate(p, s)) {
-        for (int i = 0; i < n; ++i) L[i] = 0;
-        return QkxFit{0.0f, -s.min};
+// The sequential search (ggml's order). n <= kMaxSearchLen; L receives n levels. Per lane for a vector V:
+// an accepted candidate replaces that lane's levels and state only.
+template <class V>
+KQ_HD QkxFitT<V> make_qkx(const QkxParams& p, int n, const V* x, const NoDeduce<V>* w, LaneCode<V>* L) {
+    const QkxSetupT<V> s = qkx_setup(n, x, w);
+    const LaneMask<V> degenerate = qkx_degenerate(p, s);
+    if (all(degenerate)) {
+        for (int i = 0; i < n; ++i) L[i] = LaneCode<V>(0);
+        return QkxFitT<V>{V(0.0f), -s.min};
     }
-    QkxState st = qkx_initial(p, n, x, w, s, L);
-    uint8_t Laux[kMaxSearchLen];
+    QkxStateT<V> st = qkx_initial(p, n, x, w, s, L);
+    LaneCode<V> Laux[kMaxSearchLen];
     const int count = qkx_candidate_count(p);
     for (int is = 0; is < count; ++is) {
-        const QkxCandidate c = qkx_eval(p, n, x, w, s, st.min, is, Laux);
-        if (!qkx_accepts(c, st.best)) continue;
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        st = QkxState{c.scale, c.min, c.err};
+        const QkxCandidateT<V> c = qkx_eval(p, n, x, w, s, st.min, is, Laux);
+        const LaneMask<V> accept = qkx_accepts(c, st.best);
+        if (!any(accept)) continue;
+        for (int i = 0; i < n; ++i) L[i] = select(accept, Laux[i], L[i]);
+        st = QkxStateT<V>{select(accept, c.scale, st.scale), select(accept, c.min, st.min),
+                          select(accept, c.err, st.best)};
     }
-    return QkxFit{st.scale, -st.min};
+    if (any(degenerate)) {  // lanes the scalar search returns from early
+        for (int i = 0; i < n; ++i) L[i] = select(degenerate, LaneCode<V>(0), L[i]);
+        st.scale = select(degenerate, V(0.0f), st.scale);
+        st.min = select(degenerate, s.min, st.min);
+    }
+    return QkxFitT<V>{st.scale, -st.min};
 }
 
 // Counters of the speculative driver (how much re-evaluation the warp does).

@@ -14,98 +14,114 @@
 // input (possible only for a degenerate sub-block fit) wraps, and the later arithmetic reads the wrapped
 // byte exactly where ggml reads L[i].
 //
+// Every function is a template over the lane value type (simd/lanes.h): V = float is the scalar search.
+//
 // Numeric contract: float32, sums in element order, C's left-to-right evaluation, no contraction.
 #pragma once
 #include <cstdint>
 
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/search/qx.h"
 
 namespace kquant::search {
 
-KQ_HD float qp_iscale(int nmax, float max, int is) {
-    return (0.1f * static_cast<float>(is) + static_cast<float>(nmax)) / max;
+template <class V>
+KQ_HD V qp_iscale(int nmax, V max, NoDeduce<LaneInt<V>> is) {
+    return (V(0.1f) * to_float(is) + V(static_cast<float>(nmax))) / max;
 }
 
 // Weighted squared error Σ (w·diff)·diff of candidate `is`, diff = x - scale·l. The initial guess (is = 0)
 // takes the stored byte of nint(iscale·x) unclamped; the other candidates clamp the level to nmax.
-KQ_HD float qp_eval(int n, int nmax, const float* x, const float* qw, float max, int is) {
-    const float iscale = qp_iscale(nmax, max, is);
-    const float scale = 1.0f / iscale;
-    float mse = 0.0f;
+template <class V>
+KQ_HD V qp_eval(int n, int nmax, const V* x, const NoDeduce<V>* qw, NoDeduce<V> max, int is) {
+    const V iscale = qp_iscale(nmax, max, is);
+    const V scale = V(1.0f) / iscale;
+    V mse = 0.0f;
     for (int i = 0; i < n; ++i) {
-        const int raw = nint(iscale * x[i]);
-        const int l = is == 0 ? static_cast<int>(static_cast<uint8_t>(raw)) : (raw < nmax ? raw : nmax);
-        const float diff = x[i] - scale * static_cast<float>(l);
+        const LaneInt<V> raw = nint(iscale * x[i]);
+        const LaneInt<V> l = is == 0 ? from_code(to_code(raw)) : select(raw < nmax, raw, LaneInt<V>(nmax));
+        const V diff = x[i] - scale * to_float(l);
         mse += qw[i] * diff * diff;
     }
     return mse;
 }
 
 // Levels from the chosen iscale, then up to 5 passes of moving single elements to their least-squares
-// level while that improves sumlx²/suml2. Returns the scale; L receives n levels.
-KQ_HD float qp_refine(int n, int nmax, const float* x, const float* qw, float iscale, uint8_t* L) {
-    float sumlx = 0.0f, suml2 = 0.0f;
+// level while that improves sumlx²/suml2. Returns the scale; L receives n levels. Lanes: a pass that
+// changes no lane ends the search; a lane whose pass changed nothing stays unchanged in later passes.
+template <class V>
+KQ_HD V qp_refine(int n, int nmax, const V* x, const NoDeduce<V>* qw, NoDeduce<V> iscale, LaneCode<V>* L) {
+    V sumlx = 0.0f, suml2 = 0.0f;
     for (int i = 0; i < n; ++i) {
-        const int raw = nint(iscale * x[i]);
-        const int l = raw < nmax ? raw : nmax;
-        L[i] = static_cast<uint8_t>(l);
-        const float fl = static_cast<float>(l);
+        const LaneInt<V> raw = nint(iscale * x[i]);
+        const LaneInt<V> l = select(raw < nmax, raw, LaneInt<V>(nmax));
+        L[i] = to_code(l);
+        const V fl = to_float(l);
         sumlx += qw[i] * x[i] * fl;
         suml2 += qw[i] * fl * fl;
     }
     for (int pass = 0; pass < 5; ++pass) {
-        bool changed = false;
+        LaneMask<V> changed(false);
         for (int i = 0; i < n; ++i) {
-            const float w = qw[i];
-            const float fl = static_cast<float>(L[i]);
-            float slx = sumlx - w * x[i] * fl;
-            float sl2 = suml2 - w * fl * fl;
-            if (!(slx > 0 && sl2 > 0)) continue;
-            const int raw = nint(x[i] * sl2 / slx);
-            const int nl = raw < nmax ? raw : nmax;
-            if (nl == static_cast<int>(L[i])) continue;
-            const float fn = static_cast<float>(nl);
+            const V w = qw[i];
+            const V fl = to_float(from_code(L[i]));
+            V slx = sumlx - w * x[i] * fl;
+            V sl2 = suml2 - w * fl * fl;
+            LaneMask<V> take = (slx > V(0.0f)) & (sl2 > V(0.0f));
+            if (!any(take)) continue;
+            const LaneInt<V> raw = nint(x[i] * sl2 / slx);
+            const LaneInt<V> nl = select(raw < nmax, raw, LaneInt<V>(nmax));
+            take = take & (nl != from_code(L[i]));
+            if (!any(take)) continue;
+            const V fn = to_float(nl);
             slx += w * x[i] * fn;
             sl2 += w * fn * fn;
-            if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-                L[i] = static_cast<uint8_t>(nl);
-                sumlx = slx;
-                suml2 = sl2;
-                changed = true;
-            }
+            take = take & (slx * slx * suml2 > sumlx * sumlx * sl2);
+            if (!any(take)) continue;
+            L[i] = select(take, to_code(nl), L[i]);
+            sumlx = select(take, slx, sumlx);
+            suml2 = select(take, sl2, suml2);
+            changed = changed | take;
         }
-        if (!changed) break;
+        if (!any(changed)) break;
     }
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    return select(suml2 > V(0.0f), sumlx / suml2, V(0.0f));
 }
 
 // max(0, x_i...): the candidates' denominator.
-KQ_HD float qp_max(int n, const float* x) {
-    float max = 0.0f;
+template <class V>
+KQ_HD V qp_max(int n, const V* x) {
+    V max = 0.0f;
     for (int i = 0; i < n; ++i) max = kq_max(max, x[i]);
     return max;
 }
 
 // Returns the scale; L receives n levels. All-zero (max < 1e-15) input gives scale 0 and levels 0.
-KQ_HD float make_qp(int n, int nmax, const float* x, const float* qw, uint8_t* L) {
-    const float max = qp_max(n, x);
-    if (max < kGroupMaxEps) {
-        for (int i = 0; i < n; ++i) L[i] = 0;
-        return 0.0f;
+template <class V>
+KQ_HD V make_qp(int n, int nmax, const V* x, const NoDeduce<V>* qw, LaneCode<V>* L) {
+    const V max = qp_max(n, x);
+    const LaneMask<V> zero = max < V(kGroupMaxEps);
+    if (all(zero)) {
+        for (int i = 0; i < n; ++i) L[i] = LaneCode<V>(0);
+        return V(0.0f);
     }
-    float best = qp_eval(n, nmax, x, qw, max, 0);
-    int chosen = 0;
+    V best = qp_eval(n, nmax, x, qw, max, 0);
+    LaneInt<V> chosen = 0;
     for (int is = -4; is <= 4; ++is) {
         if (is == 0) continue;
-        const float mse = qp_eval(n, nmax, x, qw, max, is);
-        if (mse < best) {
-            best = mse;
-            chosen = is;
-        }
+        const V mse = qp_eval(n, nmax, x, qw, max, is);
+        const LaneMask<V> better = mse < best;
+        best = select(better, mse, best);
+        chosen = select(better, LaneInt<V>(is), chosen);
     }
-    return qp_refine(n, nmax, x, qw, qp_iscale(nmax, max, chosen), L);
+    V scale = qp_refine(n, nmax, x, qw, qp_iscale(nmax, max, chosen), L);
+    if (any(zero)) {  // lanes the scalar search returns from early
+        for (int i = 0; i < n; ++i) L[i] = select(zero, LaneCode<V>(0), L[i]);
+        scale = select(zero, V(0.0f), scale);
+    }
+    return scale;
 }
 
 }  // namespace kquant::search

@@ -12,58 +12,74 @@
 // make_q3 is a coordinate descent over elements (each accepted change moves the sums every later element
 // reads): inherently sequential, one thread runs it.
 //
+// Every function is a template over the lane value type (simd/lanes.h): V = float is the scalar search.
+//
 // Numeric contract: float32, sums in element order, C's left-to-right evaluation, no contraction.
 #pragma once
 #include <cstdint>
 
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/simd/lanes.h"
 
 namespace kquant::search {
 
 // Groups whose largest magnitude is below this are all-zero to the searches (ggml's GROUP_MAX_EPS).
 inline constexpr float kGroupMaxEps = 1e-15f;
 
-struct AbsArgmax {
-    float max;   // signed value at the first index of largest |x|
-    float amax;  // its magnitude (0 if every |x| is 0)
+template <class V>
+struct AbsArgmaxT {
+    V max;   // signed value at the first index of largest |x|
+    V amax;  // its magnitude (0 if every |x| is 0)
 };
+using AbsArgmax = AbsArgmaxT<float>;
 
-KQ_HD AbsArgmax abs_argmax(int n, const float* x) {
-    AbsArgmax r{0.0f, 0.0f};
+template <class V>
+KQ_HD AbsArgmaxT<V> abs_argmax(int n, const V* x) {
+    AbsArgmaxT<V> r{V(0.0f), V(0.0f)};
     for (int i = 0; i < n; ++i) {
-        const float ax = kq_fabs(x[i]);
-        if (ax > r.amax) {
-            r.amax = ax;
-            r.max = x[i];
-        }
+        const V ax = kq_fabs(x[i]);
+        const LaneMask<V> larger = ax > r.amax;
+        r.amax = select(larger, ax, r.amax);
+        r.max = select(larger, x[i], r.max);
     }
     return r;
 }
 
 // Weight of element i: the importance weight if given, else x².
-KQ_HD float qx_weight(const float* x, const float* qw, int i) { return qw != nullptr ? qw[i] : x[i] * x[i]; }
-
-// iscale of candidate `is`; is = 0 is the initial guess -nmax/max (the same bits either way).
-KQ_HD float qx_iscale(int nmax, float max, int is) {
-    return -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+template <class V>
+KQ_HD V qx_weight(const V* x, const NoDeduce<V>* qw, int i) {
+    return qw != nullptr ? qw[i] : x[i] * x[i];
 }
 
-KQ_HD int qx_level(float iscale, float xi, int nmax) { return kq_clamp(nint(iscale * xi), -nmax, nmax - 1); }
+// iscale of candidate `is`; is = 0 is the initial guess -nmax/max (the same bits either way).
+template <class V>
+KQ_HD V qx_iscale(int nmax, V max, int is) {
+    return V(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))) / max;
+}
 
-struct QxCandidate {
-    float sumlx;  // Σ (w·x)·l
-    float suml2;  // Σ (w·l)·l
+template <class V>
+KQ_HD LaneInt<V> qx_level(V iscale, V xi, int nmax) {
+    return kq_clamp(nint(iscale * xi), -nmax, nmax - 1);
+}
+
+template <class V>
+struct QxCandidateT {
+    V sumlx;  // Σ (w·x)·l
+    V suml2;  // Σ (w·l)·l
 };
+using QxCandidate = QxCandidateT<float>;
 
 // Evaluates one iscale. L (may be null) receives the codes l + nmax.
-KQ_HD QxCandidate qx_eval(int n, int nmax, const float* x, const float* qw, float iscale, uint8_t* L) {
-    QxCandidate c{0.0f, 0.0f};
+template <class V>
+KQ_HD QxCandidateT<V> qx_eval(int n, int nmax, const V* x, const NoDeduce<V>* qw, NoDeduce<V> iscale,
+                              LaneCode<V>* L) {
+    QxCandidateT<V> c{V(0.0f), V(0.0f)};
     for (int i = 0; i < n; ++i) {
-        const int l = qx_level(iscale, x[i], nmax);
-        if (L != nullptr) L[i] = static_cast<uint8_t>(l + nmax);
-        const float w = qx_weight(x, qw, i);
-        const float fl = static_cast<float>(l);
+        const LaneInt<V> l = qx_level(iscale, x[i], nmax);
+        if (L != nullptr) L[i] = to_code(l + nmax);
+        const V w = qx_weight(x, qw, i);
+        const V fl = to_float(l);
         c.sumlx += w * x[i] * fl;
         c.suml2 += w * fl * fl;
     }
@@ -71,80 +87,95 @@ KQ_HD QxCandidate qx_eval(int n, int nmax, const float* x, const float* qw, floa
 }
 
 // Better iff sumlx²/suml2 > best, compared without dividing. Strict: ties keep the earlier candidate.
-KQ_HD bool qx_accepts(const QxCandidate& c, float best) {
-    return c.suml2 > 0 && c.sumlx * c.sumlx > best * c.suml2;
+template <class V>
+KQ_HD LaneMask<V> qx_accepts(const QxCandidateT<V>& c, NoDeduce<V> best) {
+    return (c.suml2 > V(0.0f)) & (c.sumlx * c.sumlx > best * c.suml2);
 }
 
-KQ_HD void qx_levels(int n, int nmax, const float* x, float iscale, uint8_t* L) {
-    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(qx_level(iscale, x[i], nmax) + nmax);
+template <class V>
+KQ_HD void qx_levels(int n, int nmax, const V* x, NoDeduce<V> iscale, LaneCode<V>* L) {
+    for (int i = 0; i < n; ++i) L[i] = to_code(qx_level(iscale, x[i], nmax) + nmax);
 }
 
 // Returns the scale (usually negative: the largest |x| maps to l = -nmax); L receives n codes in
 // [0, 2·nmax-1]. An all-zero group gets scale 0 and codes 0 (not nmax). qw may be null (weights x²).
-KQ_HD float make_qx(int n, int nmax, const float* x, const float* qw, uint8_t* L) {
-    const AbsArgmax a = abs_argmax(n, x);
-    if (a.amax < kGroupMaxEps) {
-        for (int i = 0; i < n; ++i) L[i] = 0;
-        return 0.0f;
+template <class V>
+KQ_HD V make_qx(int n, int nmax, const V* x, const NoDeduce<V>* qw, LaneCode<V>* L) {
+    const AbsArgmaxT<V> a = abs_argmax(n, x);
+    const LaneMask<V> zero = a.amax < V(kGroupMaxEps);
+    if (all(zero)) {
+        for (int i = 0; i < n; ++i) L[i] = LaneCode<V>(0);
+        return V(0.0f);
     }
-    const QxCandidate c0 = qx_eval(n, nmax, x, qw, qx_iscale(nmax, a.max, 0), L);
-    float scale = c0.suml2 != 0.0f ? c0.sumlx / c0.suml2 : 0.0f;
-    float best = scale * c0.sumlx;
+    const QxCandidateT<V> c0 = qx_eval(n, nmax, x, qw, qx_iscale(nmax, a.max, 0), L);
+    V scale = select(c0.suml2 != V(0.0f), c0.sumlx / c0.suml2, V(0.0f));
+    V best = scale * c0.sumlx;
     for (int is = -9; is <= 9; ++is) {
         if (is == 0) continue;
-        const float iscale = qx_iscale(nmax, a.max, is);
-        const QxCandidate c = qx_eval(n, nmax, x, qw, iscale, nullptr);
-        if (!qx_accepts(c, best)) continue;
-        qx_levels(n, nmax, x, iscale, L);
-        scale = c.sumlx / c.suml2;
-        best = scale * c.sumlx;
+        const V iscale = qx_iscale(nmax, a.max, is);
+        const QxCandidateT<V> c = qx_eval(n, nmax, x, qw, iscale, nullptr);
+        const LaneMask<V> accept = qx_accepts(c, best);
+        if (!any(accept)) continue;
+        for (int i = 0; i < n; ++i) L[i] = select(accept, to_code(qx_level(iscale, x[i], nmax) + nmax), L[i]);
+        const V s = c.sumlx / c.suml2;
+        scale = select(accept, s, scale);
+        best = select(accept, s * c.sumlx, best);
+    }
+    if (any(zero)) {  // lanes the scalar search returns from early
+        for (int i = 0; i < n; ++i) L[i] = select(zero, LaneCode<V>(0), L[i]);
+        scale = select(zero, V(0.0f), scale);
     }
     return scale;
 }
 
 // Q3_K's plain search (weights x²): start from iscale = -nmax/max, then up to 5 passes of moving single
 // elements to their least-squares level while that improves sumlx²/suml2. n <= 32; L receives codes
-// l + nmax in [0, 2·nmax-1]; an all-zero group gets scale 0 and codes 0.
-KQ_HD float make_q3(int n, int nmax, const float* x, uint8_t* L) {
-    const AbsArgmax a = abs_argmax(n, x);
-    if (a.amax < kGroupMaxEps) {
-        for (int i = 0; i < n; ++i) L[i] = 0;
-        return 0.0f;
+// l + nmax in [0, 2·nmax-1]; an all-zero group gets scale 0 and codes 0. Lanes: a pass that changes no
+// lane ends the search; a lane whose pass changed nothing stays unchanged in later passes.
+template <class V>
+KQ_HD V make_q3(int n, int nmax, const V* x, LaneCode<V>* L) {
+    const AbsArgmaxT<V> a = abs_argmax(n, x);
+    const LaneMask<V> zero = a.amax < V(kGroupMaxEps);
+    if (all(zero)) {
+        for (int i = 0; i < n; ++i) L[i] = LaneCode<V>(0);
+        return V(0.0f);
     }
-    const float iscale = static_cast<float>(-nmax) / a.max;
-    int lv[32];  // signed levels while searching
-    float sumlx = 0.0f, suml2 = 0.0f;
+    const V iscale = V(static_cast<float>(-nmax)) / a.max;
+    LaneInt<V> lv[32];  // signed levels while searching
+    V sumlx = 0.0f, suml2 = 0.0f;
     for (int i = 0; i < n; ++i) {
         lv[i] = qx_level(iscale, x[i], nmax);
-        const float w = x[i] * x[i];
-        const float fl = static_cast<float>(lv[i]);
+        const V w = x[i] * x[i];
+        const V fl = to_float(lv[i]);
         sumlx += w * x[i] * fl;
         suml2 += w * fl * fl;
     }
     for (int pass = 0; pass < 5; ++pass) {
-        bool changed = false;
+        LaneMask<V> changed(false);
         for (int i = 0; i < n; ++i) {
-            const float w = x[i] * x[i];
-            const float fl = static_cast<float>(lv[i]);
-            float slx = sumlx - w * x[i] * fl;
-            if (!(slx > 0)) continue;
-            float sl2 = suml2 - w * fl * fl;
-            const int nl = kq_clamp(nint(x[i] * sl2 / slx), -nmax, nmax - 1);
-            if (nl == lv[i]) continue;
-            const float fn = static_cast<float>(nl);
+            const V w = x[i] * x[i];
+            const V fl = to_float(lv[i]);
+            V slx = sumlx - w * x[i] * fl;
+            LaneMask<V> take = slx > V(0.0f);
+            if (!any(take)) continue;
+            V sl2 = suml2 - w * fl * fl;
+            const LaneInt<V> nl = kq_clamp(nint(x[i] * sl2 / slx), -nmax, nmax - 1);
+            take = take & (nl != lv[i]);
+            if (!any(take)) continue;
+            const V fn = to_float(nl);
             slx += w * x[i] * fn;
             sl2 += w * fn * fn;
-            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-                lv[i] = nl;
-                sumlx = slx;
-                suml2 = sl2;
-                changed = true;
-            }
+            take = take & (sl2 > V(0.0f)) & (slx * slx * suml2 > sumlx * sumlx * sl2);
+            if (!any(take)) continue;
+            lv[i] = select(take, nl, lv[i]);
+            sumlx = select(take, slx, sumlx);
+            suml2 = select(take, sl2, suml2);
+            changed = changed | take;
         }
-        if (!changed) break;
+        if (!any(changed)) break;
     }
-    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(lv[i] + nmax);
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    for (int i = 0; i < n; ++i) L[i] = select(zero, LaneCode<V>(0), to_code(lv[i] + nmax));
+    return select(zero | !(suml2 > V(0.0f)), V(0.0f), sumlx / suml2);
 }
 
 }  // namespace kquant::search

@@ -1,0 +1,132 @@
+// AVX2 lane types: eight float32 / int32 lanes, one independent unit of the block math per lane
+// (simd/lanes.h). Host only; compiled into the translation units built with -mavx2 (host/cpu/avx2/).
+//
+// Numeric contract: every float operation is the IEEE single-precision instruction of the scalar code
+// (_mm256_add/sub/mul/div_ps, _mm256_sqrt_ps, all correctly rounded); never a fused multiply-add. The
+// comparisons are C's (ordered, false on NaN; != is unordered, true on NaN), and max/min follow C's
+// `a > b ? a : b` exactly (MAXPS/MINPS return the second operand on NaN and on equal values).
+#pragma once
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kquant/simd/lanes.h"
+
+namespace kquant::simd {
+
+struct M8 {
+    __m256i v;  // all ones or all zeros per lane
+    M8() = default;
+    explicit M8(__m256i x) : v(x) {}
+    explicit M8(bool b) : v(_mm256_set1_epi32(b ? -1 : 0)) {}
+};
+
+struct I8 {
+    __m256i v;
+    I8() = default;
+    explicit I8(__m256i x) : v(x) {}
+    I8(int s) : v(_mm256_set1_epi32(s)) {}  // NOLINT: broadcast, as a scalar constant in lane code
+};
+
+struct F8 {
+    __m256 v;
+    F8() = default;
+    explicit F8(__m256 x) : v(x) {}
+    F8(float s) : v(_mm256_set1_ps(s)) {}  // NOLINT: broadcast
+};
+
+// ---- float lanes ---------------------------------------------------------------------------------
+inline F8 operator+(F8 a, F8 b) { return F8(_mm256_add_ps(a.v, b.v)); }
+inline F8 operator-(F8 a, F8 b) { return F8(_mm256_sub_ps(a.v, b.v)); }
+inline F8 operator*(F8 a, F8 b) { return F8(_mm256_mul_ps(a.v, b.v)); }
+inline F8 operator/(F8 a, F8 b) { return F8(_mm256_div_ps(a.v, b.v)); }
+inline F8 operator-(F8 a) { return F8(_mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f))); }
+inline F8& operator+=(F8& a, F8 b) { return a = a + b; }
+inline F8& operator-=(F8& a, F8 b) { return a = a - b; }
+
+inline M8 cmp8(__m256 m) { return M8(_mm256_castps_si256(m)); }
+inline M8 operator<(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)); }
+inline M8 operator>(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)); }
+inline M8 operator<=(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)); }
+inline M8 operator>=(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)); }
+inline M8 operator==(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)); }
+inline M8 operator!=(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_NEQ_UQ)); }
+
+// ---- int lanes -------------------------------------------------------------------------------------
+inline I8 operator+(I8 a, I8 b) { return I8(_mm256_add_epi32(a.v, b.v)); }
+inline I8 operator-(I8 a, I8 b) { return I8(_mm256_sub_epi32(a.v, b.v)); }
+inline I8 operator>>(I8 a, int s) { return I8(_mm256_srai_epi32(a.v, s)); }
+inline M8 operator==(I8 a, I8 b) { return M8(_mm256_cmpeq_epi32(a.v, b.v)); }
+inline M8 operator!=(I8 a, I8 b) { return M8(_mm256_xor_si256(_mm256_cmpeq_epi32(a.v, b.v), _mm256_set1_epi32(-1))); }
+inline M8 operator>(I8 a, I8 b) { return M8(_mm256_cmpgt_epi32(a.v, b.v)); }
+inline M8 operator<(I8 a, I8 b) { return M8(_mm256_cmpgt_epi32(b.v, a.v)); }
+
+// ---- masks -----------------------------------------------------------------------------------------
+inline M8 operator&(M8 a, M8 b) { return M8(_mm256_and_si256(a.v, b.v)); }
+inline M8 operator|(M8 a, M8 b) { return M8(_mm256_or_si256(a.v, b.v)); }
+inline M8 operator!(M8 a) { return M8(_mm256_xor_si256(a.v, _mm256_set1_epi32(-1))); }
+inline bool any(M8 m) { return !_mm256_testz_si256(m.v, m.v); }
+inline bool all(M8 m) { return _mm256_movemask_ps(_mm256_castsi256_ps(m.v)) == 0xff; }
+
+inline F8 select(M8 m, F8 a, F8 b) { return F8(_mm256_blendv_ps(b.v, a.v, _mm256_castsi256_ps(m.v))); }
+inline I8 select(M8 m, I8 a, I8 b) { return I8(_mm256_blendv_epi8(b.v, a.v, m.v)); }
+
+// ---- the scalar helpers of numeric.h / lanes.h, per lane -------------------------------------------
+inline F8 to_float(I8 i) { return F8(_mm256_cvtepi32_ps(i.v)); }
+
+// numeric.h's nint: the 1.5·2^23 add, the low mantissa bits, and 0 for a NaN argument.
+inline I8 nint(F8 v) {
+    const __m256 f = _mm256_add_ps(v.v, _mm256_set1_ps(12582912.f));
+    const __m256i r = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(f), _mm256_set1_epi32(0x007fffff)),
+                                       _mm256_set1_epi32(0x00400000));
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v.v, v.v, _CMP_UNORD_Q));
+    return I8(_mm256_andnot_si256(nan, r));
+}
+
+inline F8 kq_fabs(F8 v) { return F8(_mm256_and_ps(v.v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))); }
+inline F8 kq_max(F8 a, F8 b) { return F8(_mm256_max_ps(a.v, b.v)); }  // a > b ? a : b
+inline F8 kq_min(F8 a, F8 b) { return F8(_mm256_min_ps(a.v, b.v)); }  // a < b ? a : b
+inline F8 kq_sqrt(F8 v) { return F8(_mm256_sqrt_ps(v.v)); }
+// v < lo ? lo : (v > hi ? hi : v), for lo <= hi.
+inline I8 kq_clamp(I8 v, int lo, int hi) {
+    return I8(_mm256_min_epi32(_mm256_max_epi32(v.v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi)));
+}
+inline I8 to_code(I8 v) { return I8(_mm256_and_si256(v.v, _mm256_set1_epi32(0xff))); }
+inline I8 from_code(I8 c) { return c; }
+
+// A 16-entry int8 table as floats; lookup picks entry i of each lane (i in 0..15).
+struct Table8 {
+    __m256 lo, hi;
+};
+inline Table8 load_table8(const int8_t* values) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(values));
+    return Table8{_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)),
+                  _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)))};
+}
+inline F8 lookup(const Table8& t, I8 i) {
+    const __m256 lo = _mm256_permutevar8x32_ps(t.lo, i.v), hi = _mm256_permutevar8x32_ps(t.hi, i.v);
+    return F8(_mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_cmpgt_epi32(i.v, _mm256_set1_epi32(7)))));
+}
+
+// ---- lane-major scratch: lane k of a vector is element k of an array --------------------------------
+inline F8 load_lanes(const float* p) { return F8(_mm256_loadu_ps(p)); }
+inline void store_lanes(float* p, F8 v) { _mm256_storeu_ps(p, v.v); }
+inline void store_lanes(int32_t* p, I8 v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v.v); }
+
+}  // namespace kquant::simd
+
+namespace kquant {
+
+template <>
+struct LaneTraits<simd::F8> {
+    using I = simd::I8;
+    using M = simd::M8;
+    using Code = simd::I8;
+    static constexpr int kWidth = 8;
+    static simd::Table8 table(const int8_t* values) { return simd::load_table8(values); }
+};
+
+}  // namespace kquant
+
+#endif  // __AVX2__
