@@ -27,7 +27,7 @@ struct CliOptions {
     int threads = 0, streams = 3, io_threads = 8;
     size_t chunk_mb = 256;
     bool pure = false, leave_output = false, allow_requantize = false, dry_run = false, quiet = false;
-    bool list_types = false;
+    bool list_types = false, fsync = false;
 };
 
 std::string shape_str(const std::vector<int64_t>& ne) {
@@ -160,6 +160,7 @@ int run(const CliOptions& o) {
     po.io_threads = o.io_threads;
     po.allow_cpu_fallback = o.device == "auto";
     po.progress = !o.quiet && isatty(STDERR_FILENO);
+    po.fsync = o.fsync;
 
     const std::vector<PlannedTensor> pp = to_pipeline_plan(plan, in->tensors());
     const PipelineStats st = run_pipeline(*in, kvs, pp, o.output, po, [&](const std::string& line) {
@@ -210,6 +211,7 @@ int main(int argc, char** argv) {
     app.add_option("--chunk-mb", o.chunk_mb, "GPU: MiB of device memory per stream")->check(CLI::PositiveNumber);
     app.add_option("--streams", o.streams, "GPU: chunks in flight per device")->check(CLI::Range(1, 16));
     app.add_option("--io-threads", o.io_threads, "GPU: host threads reading and writing")->check(CLI::Range(1, 64));
+    app.add_flag("--fsync", o.fsync, "Flush the output to disk before renaming it into place");
     app.add_flag("-q,--quiet", o.quiet, "Print only the summary line");
     app.add_flag("--list-types", o.list_types, "List the types and presets this build can produce");
     CLI11_PARSE(app, argc, argv);

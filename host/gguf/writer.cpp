@@ -186,7 +186,7 @@ void Writer::write_tensor(size_t i, uint64_t offset, const void* data, size_t n)
     written_[i].fetch_add(n, std::memory_order_relaxed);
 }
 
-void Writer::commit() {
+void Writer::commit(bool durable) {
     if (committed_ || fd_ < 0) fail(path_, "", "commit called twice");
     for (size_t i = 0; i < infos_.size(); ++i) {
         const uint64_t w = written_[i].load(std::memory_order_relaxed);
@@ -198,7 +198,10 @@ void Writer::commit() {
                      : "data overwritten at commit: " + std::to_string(w) + " bytes written for a " +
                            std::to_string(infos_[i].nbytes) + "-byte tensor");
     }
-    if (::fsync(fd_) != 0) fail(path_, "", "cannot flush " + temp_path_ + ": " + errno_text(errno));
+    // Without `durable` the data reaches the disk when the kernel writes it back (as llama-quantize's
+    // output does); every write error has been reported already, and the rename still happens only
+    // after all bytes were written.
+    if (durable && ::fsync(fd_) != 0) fail(path_, "", "cannot flush " + temp_path_ + ": " + errno_text(errno));
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) fail(path_, "", "cannot close " + temp_path_ + ": " + errno_text(errno));
@@ -208,7 +211,7 @@ void Writer::commit() {
     detail::unregister_temp_file(temp_slot_);
     temp_slot_ = -1;
     // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-    const int dfd = ::open(split_path(path_).first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int dfd = durable ? ::open(split_path(path_).first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);

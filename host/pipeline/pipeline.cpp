@@ -180,7 +180,7 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
                      " threads)";
     }
     bar.finish();
-    w.commit();
+    w.commit(opt.fsync);
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st.bytes_out = w.total_size();
     return st;

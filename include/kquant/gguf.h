@@ -146,8 +146,9 @@ public:
     uint64_t total_size() const { return total_size_; }
     // Writes `n` bytes at byte `offset` inside tensor i's data (offset + n <= nbytes). Thread-safe.
     void write_tensor(size_t i, uint64_t offset, const void* data, size_t n);
-    // Flushes, closes and renames onto the destination. Throws on any I/O error (disk full included).
-    void commit();
+    // Closes and renames onto the destination; with `durable`, fsyncs the data before and the directory
+    // after the rename. Throws on any I/O error (disk full included).
+    void commit(bool durable = true);
 
 private:
     std::string path_, temp_path_;

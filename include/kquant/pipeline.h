@@ -33,6 +33,7 @@ struct PipelineOptions {
     int gpu_streams = 3;
     int io_threads = 8;
     bool progress = false;                // progress line on stderr
+    bool fsync = false;                   // --fsync: make the output durable before renaming it
     bool allow_cpu_fallback = false;      // --device auto: a GPU failure before any quantized byte was
                                           // written reruns the jobs on the CPU (and says so)
 };

@@ -24,6 +24,20 @@ const RowCodec* scalar_codec(Type t);
 // All types with a scalar codec, in kTypes order.
 std::vector<Type> quantizable_types();
 
+// CPU instruction-set levels of the row codecs. Every level gives the scalar codec's bytes exactly.
+enum class CpuIsa { Scalar, Avx2, Avx512 };
+
+// The fastest level this CPU (and this build) runs: x86-64 builds check CPUID at run time; other
+// architectures run the scalar codecs.
+CpuIsa best_cpu_isa();
+bool cpu_isa_supported(CpuIsa isa);
+const char* cpu_isa_name(CpuIsa isa);  // "scalar", "avx2", "avx512"
+
+// Type t's codec on level isa; nullptr if kquant cannot quantize t or this CPU lacks isa. A type the
+// level does not vectorize gets the scalar codec itself (today AVX2 and AVX-512 vectorize all twelve
+// quantizable types' quantization; dequantization is always the scalar one).
+const RowCodec* cpu_codec(Type t, CpuIsa isa);
+
 // Quantizes nrows rows of n_per_row floats with n_threads threads (<= 0: all cores). qw holds n_per_row
 // weights shared by every row, or is null. The bytes do not depend on n_threads.
 void quantize_rows(const RowCodec& codec, const float* src, void* dst, int64_t nrows, int64_t n_per_row,

@@ -11,22 +11,30 @@
 #include <cstdint>
 
 #include "kquant/blocks.h"
+#include "kquant/formats/legacy.h"
 #include "kquant/numeric.h"
 #include "kquant/search/iq4.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant::iq4 {
 
+// Phase 1 of one 32-element sub-block (one per lane for a vector V): its float scale, given the
+// super-block's sigma2 (imatrix path) and its weights or null.
+template <class V>
+KQ_HD V subblock_search(const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2) {
+    constexpr Table T = table();
+    V w[kSubBlock];
+    subblock_weights(x, qw, sigma2, w);
+    return subblock_scale(x, w, T.v);
+}
+
 // Phase 1: scales[ib] for the S/32 sub-blocks of a super-block of S elements. qw: S weights or null.
 template <int S>
 KQ_HD void search_scales(const float* x, const float* qw, float* scales) {
-    constexpr Table T = table();
     const float sigma2 = qw != nullptr ? superblock_sigma2(x, S) : 0.0f;
-    for (int ib = 0; ib < S / kSubBlock; ++ib) {
-        float w[kSubBlock];
-        subblock_weights(x + ib * kSubBlock, qw != nullptr ? qw + ib * kSubBlock : nullptr, sigma2, w);
-        scales[ib] = subblock_scale(x + ib * kSubBlock, w, T.v);
-    }
+    for (int ib = 0; ib < S / kSubBlock; ++ib)
+        scales[ib] = subblock_search(x + ib * kSubBlock, qw != nullptr ? qw + ib * kSubBlock : nullptr, sigma2);
 }
 
 // IQ4_XS phase 2: the super-block scale d = -max_scale/32, max_scale the signed sub-block scale of
@@ -44,16 +52,25 @@ KQ_HD float xs_block_scale(const float* scales) {
 }
 
 // IQ4_XS phase 3, one sub-block: its 6-bit scale code l+32 (l = nint(scale/d) clamped to [-32, 31]) and
-// its 16 packed index bytes. d is the float super-block scale, not its fp16 rounding; both inverses are
-// reciprocal multiplies, as in the reference.
-KQ_HD int xs_requantize_subblock(const float* xb, float d, float scale, uint8_t* qs) {
-    constexpr Table T = table();
+// the inverse scale its indices are made with. d is the float super-block scale, not its fp16 rounding;
+// both inverses are reciprocal multiplies, as in the reference.
+struct XsSubblockScale {
+    int code;
+    float idl;
+};
+KQ_HD XsSubblockScale xs_subblock_scale(float d, float scale) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const int l = kq_clamp(nint(id * scale), -32, 31);
     const float dl = d * static_cast<float>(l);
-    const float idl = dl != 0.0f ? 1.0f / dl : 0.0f;
-    pack_subblock(xb, idl, T.v, qs);
-    return l + 32;
+    return XsSubblockScale{l + 32, dl != 0.0f ? 1.0f / dl : 0.0f};
+}
+
+// IQ4_XS phase 3, one sub-block: the scale code (returned) and its 16 packed index bytes.
+KQ_HD int xs_requantize_subblock(const float* xb, float d, float scale, uint8_t* qs) {
+    constexpr Table T = table();
+    const XsSubblockScale s = xs_subblock_scale(d, scale);
+    pack_subblock(xb, s.idl, T.v, qs);
+    return s.code;
 }
 
 // IQ4_XS: the eight 6-bit codes, low nibbles two per byte in scales_l, high 2 bits in scales_h.
@@ -93,17 +110,25 @@ struct IQ4_NL {
     static constexpr int kBlockElems = QK4_NL;
     static constexpr bool kRowSigma2 = false;
 
-    // The stored fp16 scale, then the indices re-derived from the float scale's reciprocal.
-    KQ_HD static void encode(const float* x, const float* qw, Block* y) {
+    // The float scale of the block's search, and the indices re-derived from its reciprocal (legacy.h's
+    // fit/store split; the stored d is fp16(scale)).
+    template <class V>
+    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V>, LaneCode<V>* L) {
         constexpr iq4::Table T = iq4::table();
-        float scale;
-        iq4::search_scales<QK4_NL>(x, qw, &scale);
-        y->d = fp32_to_fp16(scale);
-        const float id = scale != 0.0f ? 1.0f / scale : 0.0f;
-        iq4::pack_subblock(x, id, T.v, y->qs);
+        const V sigma2 = qw != nullptr ? iq4::superblock_sigma2(x, QK4_NL) : V(0.0f);
+        const V scale = iq4::subblock_search(x, qw, sigma2);
+        const V id = select(scale != V(0.0f), V(1.0f) / scale, V(0.0f));
+        iq4::subblock_codes(x, id, T.v, L);
+        return legacy::BlockFitT<V>{scale, V(0.0f)};
     }
-    KQ_HD static void quantize(const float* x, Block* y) { encode(x, nullptr, y); }
-    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) { encode(x, qw, y); }
+    KQ_HD static void store(float d, float, const uint8_t* L, Block* y) {
+        y->d = fp32_to_fp16(d);
+        iq4::pack_codes(L, y->qs);
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<IQ4_NL>(x, nullptr, 0.0f, y); }
+    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
+        legacy::quantize_block<IQ4_NL>(x, qw, 0.0f, y);
+    }
     KQ_HD static void dequantize(const Block* b, float* y) { iq4::dequantize_subblock(b->qs, fp16_to_fp32(b->d), y); }
 };
 

@@ -7,6 +7,7 @@
 #include "kquant/numeric.h"
 #include "kquant/search/qkx.h"
 #include "kquant/search/qx.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant::legacy {
@@ -23,28 +24,41 @@ KQ_HD int32_t trunc_to_int32_x86(float v) {
 KQ_HD uint8_t trunc_to_u8(float v) { return static_cast<uint8_t>(trunc_to_int32_x86(v) & 0xff); }
 KQ_HD int8_t trunc_to_i8(float v) { return static_cast<int8_t>(trunc_to_u8(v)); }
 
+// trunc_to_int32_x86 and trunc_to_i8 per lane (a vector's overload is found beside its type).
+template <class V>
+KQ_HD LaneInt<V> trunc_i32(V v) {
+    return trunc_to_int32_x86(v);
+}
+template <class V>
+KQ_HD LaneInt<V> trunc_i8(V v) {
+    return to_int8(trunc_to_int32_x86(v));
+}
+
 // Signed value of the first element with the largest |x| (strict >): the scale source of Q4_0/Q5_0.
-KQ_HD float signed_absmax(const float* x) {
-    float amax = 0.0f, max = 0.0f;
+template <class V>
+KQ_HD V signed_absmax(const V* x) {
+    V amax = 0.0f, max = 0.0f;
     for (int j = 0; j < 32; ++j) {
-        if (amax < kq_fabs(x[j])) {
-            amax = kq_fabs(x[j]);
-            max = x[j];
-        }
+        const LaneMask<V> larger = amax < kq_fabs(x[j]);
+        amax = select(larger, kq_fabs(x[j]), amax);
+        max = select(larger, x[j], max);
     }
     return max;
 }
 
 // Block minimum and maximum of Q4_1/Q5_1: start at +-FLT_MAX, strict updates.
-struct MinMax {
-    float min;
-    float max;
+template <class V>
+struct MinMaxT {
+    V min;
+    V max;
 };
-KQ_HD MinMax block_min_max(const float* x) {
-    MinMax r{3.40282347e+38f, -3.40282347e+38f};
+using MinMax = MinMaxT<float>;
+template <class V>
+KQ_HD MinMaxT<V> block_min_max(const V* x) {
+    MinMaxT<V> r{V(3.40282347e+38f), V(-3.40282347e+38f)};
     for (int j = 0; j < 32; ++j) {
-        if (x[j] < r.min) r.min = x[j];
-        if (x[j] > r.max) r.max = x[j];
+        r.min = select(x[j] < r.min, x[j], r.min);
+        r.max = select(x[j] > r.max, x[j], r.max);
     }
     return r;
 }
@@ -71,60 +85,81 @@ KQ_HD uint32_t load_qh(const uint8_t* qh) {
            static_cast<uint32_t>(qh[3]) << 24;
 }
 
+// What a legacy block stores besides its codes, as floats (fp16-rounded by the codec's store): the scale
+// d and, for Q4_1/Q5_1, the offset m.
+template <class V>
+struct BlockFitT {
+    V d;
+    V m;
+};
+using BlockFit = BlockFitT<float>;
+
 // Reference codes of the symmetric types: d = max/(-2^(bits-1)), q = min(qmax, trunc(x*id + offset)),
 // id from the float d (0 when d == 0). Returns d.
-KQ_HD float symmetric_codes(const float* x, float div, float offset, int qmax, uint8_t* L) {
-    const float d = signed_absmax(x) / div;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+template <class V>
+KQ_HD V symmetric_codes(const V* x, float div, float offset, int qmax, LaneCode<V>* L) {
+    const V d = signed_absmax(x) / V(div);
+    const V id = select(d != V(0.0f), V(1.0f) / d, V(0.0f));
     for (int j = 0; j < 32; ++j) {
-        const int8_t q = trunc_to_i8(x[j] * id + offset);
-        L[j] = static_cast<uint8_t>(q < qmax ? q : qmax);
+        const LaneInt<V> q = trunc_i8(x[j] * id + V(offset));
+        L[j] = to_code(select(q < qmax, q, LaneInt<V>(qmax)));
     }
     return d;
 }
 
 // Reference codes of the min/scale types: d = (max-min)/nmax, q = trunc((x-min)*id + 0.5), clamped to
 // 15 for Q4_1 and unclamped for Q5_1 (as the reference). Returns d and the float min.
-struct Affine {
-    float d;
-    float min;
-};
-KQ_HD Affine affine_codes(const float* x, int nmax, uint8_t* L) {
-    const MinMax mm = block_min_max(x);
-    const float d = (mm.max - mm.min) / static_cast<float>(nmax);
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+template <class V>
+KQ_HD BlockFitT<V> affine_codes(const V* x, int nmax, LaneCode<V>* L) {
+    const MinMaxT<V> mm = block_min_max(x);
+    const V d = (mm.max - mm.min) / V(static_cast<float>(nmax));
+    const V id = select(d != V(0.0f), V(1.0f) / d, V(0.0f));
     for (int j = 0; j < 32; ++j) {
-        const float v = (x[j] - mm.min) * id + 0.5f;
+        const V v = (x[j] - mm.min) * id + V(0.5f);
         if (nmax == 15) {
-            const int8_t q = trunc_to_i8(v);
-            L[j] = static_cast<uint8_t>(q < 15 ? q : 15);
+            const LaneInt<V> q = trunc_i8(v);
+            L[j] = to_code(select(q < 15, q, LaneInt<V>(15)));
         } else {
-            L[j] = trunc_to_u8(v);
+            L[j] = to_code(trunc_to_int32_x86(v));
         }
     }
-    return Affine{d, mm.min};
+    return BlockFitT<V>{d, mm.min};
 }
 
 // Imatrix weights of one block: qw*sqrt(sigma2 + x^2), sigma2 the row-wide mean of x^2 (codec.h).
-KQ_HD void imatrix_weights(const float* x, const float* qw, float row_sigma2, float* w) {
-    for (int j = 0; j < 32; ++j) w[j] = qw[j] * sqrtf(row_sigma2 + x[j] * x[j]);
+template <class V>
+KQ_HD void imatrix_weights(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2, NoDeduce<V>* w) {
+    for (int j = 0; j < 32; ++j) w[j] = qw[j] * kq_sqrt(row_sigma2 + x[j] * x[j]);
 }
 
 // Imatrix path of Q4_0/Q5_0: the symmetric search with nmax = 2^(bits-1); its float scale is stored as is
 // (no requantisation with the fp16 value) and the codes are l + nmax. Returns the scale.
-KQ_HD float weighted_symmetric_codes(const float* x, const float* qw, float row_sigma2, int nmax, uint8_t* L) {
-    float w[32];
+template <class V>
+KQ_HD V weighted_symmetric_codes(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2, int nmax,
+                                 LaneCode<V>* L) {
+    V w[32];
     imatrix_weights(x, qw, row_sigma2, w);
     return search::make_qx(32, nmax, x, w, L);
 }
 
 // Imatrix path of Q4_1/Q5_1: the min/scale search (make_qkx3_quants, rmin -0.9, rdelta 0.05, 36 steps,
 // squared error). Returns the scale and the_min (dequantization is d*L - the_min).
-KQ_HD search::QkxFit weighted_affine_codes(const float* x, const float* qw, float row_sigma2, int nmax,
-                                           uint8_t* L) {
-    float w[32];
+template <class V>
+KQ_HD search::QkxFitT<V> weighted_affine_codes(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
+                                               int nmax, LaneCode<V>* L) {
+    V w[32];
     imatrix_weights(x, qw, row_sigma2, w);
     return search::make_qkx(search::qkx3_params(nmax, -0.9f, 0.05f, 36, false), 32, x, w, L);
+}
+
+// The two halves of every legacy codec C (and IQ4_NL), so that a driver can run the first per lane:
+//   C::fit(x, qw, row_sigma2, L)   the block's d (and m) and its 32 codes; qw null: ggml's plain path
+//   C::store(d, m, L, y)           the block bytes from them
+template <class C>
+KQ_HD void quantize_block(const float* x, const float* qw, float row_sigma2, typename C::Block* y) {
+    uint8_t L[32];
+    const BlockFit f = C::fit(x, qw, row_sigma2, L);
+    C::store(f.d, f.m, L, y);
 }
 
 }  // namespace kquant::legacy
@@ -138,15 +173,21 @@ struct Q8_0 {
     static constexpr int kBlockElems = QK8_0;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        float amax = 0.0f;
+    template <class V>
+    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>*, NoDeduce<V>, LaneCode<V>* L) {
+        V amax = 0.0f;
         for (int j = 0; j < QK8_0; ++j) amax = kq_max(amax, kq_fabs(x[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y->d = fp32_to_fp16(d);
+        const V d = amax / V(127.0f);
+        const V id = select(d != V(0.0f), V(1.0f) / d, V(0.0f));
         // x*id is +-inf when d is subnormal and 1/d overflows: the x86 cast gives 0 there, CUDA's saturates.
-        for (int j = 0; j < QK8_0; ++j) y->qs[j] = legacy::trunc_to_i8(roundf(x[j] * id));
+        for (int j = 0; j < QK8_0; ++j) L[j] = to_code(legacy::trunc_i32(kq_round(x[j] * id)));
+        return legacy::BlockFitT<V>{d, V(0.0f)};
     }
+    KQ_HD static void store(float d, float, const uint8_t* L, Block* y) {
+        y->d = fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; ++j) y->qs[j] = static_cast<int8_t>(L[j]);
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q8_0>(x, nullptr, 0.0f, y); }
     KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
@@ -161,15 +202,20 @@ struct Q4_0 {
     static constexpr int kBlockElems = QK4_0;
     static constexpr bool kRowSigma2 = true;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        uint8_t L[QK4_0];
-        y->d = fp32_to_fp16(legacy::symmetric_codes(x, -8.0f, 8.5f, 15, L));
+    template <class V>
+    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
+                                          LaneCode<V>* L) {
+        const V d = qw != nullptr ? legacy::weighted_symmetric_codes(x, qw, row_sigma2, 8, L)
+                                  : legacy::symmetric_codes(x, -8.0f, 8.5f, 15, L);
+        return legacy::BlockFitT<V>{d, V(0.0f)};
+    }
+    KQ_HD static void store(float d, float, const uint8_t* L, Block* y) {
+        y->d = fp32_to_fp16(d);
         legacy::pack_q4(L, y->qs);
     }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q4_0>(x, nullptr, 0.0f, y); }
     KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        uint8_t L[QK4_0];
-        y->d = fp32_to_fp16(legacy::weighted_symmetric_codes(x, qw, row_sigma2, 8, L));
-        legacy::pack_q4(L, y->qs);
+        legacy::quantize_block<Q4_0>(x, qw, row_sigma2, y);
     }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
@@ -187,19 +233,21 @@ struct Q4_1 {
     static constexpr int kBlockElems = QK4_1;
     static constexpr bool kRowSigma2 = true;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        uint8_t L[QK4_1];
-        const legacy::Affine a = legacy::affine_codes(x, 15, L);
-        y->d = fp32_to_fp16(a.d);
-        y->m = fp32_to_fp16(a.min);
+    template <class V>
+    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
+                                          LaneCode<V>* L) {
+        if (qw == nullptr) return legacy::affine_codes(x, 15, L);
+        const search::QkxFitT<V> f = legacy::weighted_affine_codes(x, qw, row_sigma2, 15, L);
+        return legacy::BlockFitT<V>{f.scale, -f.min};
+    }
+    KQ_HD static void store(float d, float m, const uint8_t* L, Block* y) {
+        y->d = fp32_to_fp16(d);
+        y->m = fp32_to_fp16(m);
         legacy::pack_q4(L, y->qs);
     }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q4_1>(x, nullptr, 0.0f, y); }
     KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        uint8_t L[QK4_1];
-        const search::QkxFit f = legacy::weighted_affine_codes(x, qw, row_sigma2, 15, L);
-        y->d = fp32_to_fp16(f.scale);
-        y->m = fp32_to_fp16(-f.min);
-        legacy::pack_q4(L, y->qs);
+        legacy::quantize_block<Q4_1>(x, qw, row_sigma2, y);
     }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
@@ -218,15 +266,20 @@ struct Q5_0 {
     static constexpr int kBlockElems = QK5_0;
     static constexpr bool kRowSigma2 = true;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        uint8_t L[QK5_0];
-        y->d = fp32_to_fp16(legacy::symmetric_codes(x, -16.0f, 16.5f, 31, L));
+    template <class V>
+    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
+                                          LaneCode<V>* L) {
+        const V d = qw != nullptr ? legacy::weighted_symmetric_codes(x, qw, row_sigma2, 16, L)
+                                  : legacy::symmetric_codes(x, -16.0f, 16.5f, 31, L);
+        return legacy::BlockFitT<V>{d, V(0.0f)};
+    }
+    KQ_HD static void store(float d, float, const uint8_t* L, Block* y) {
+        y->d = fp32_to_fp16(d);
         legacy::pack_q5(L, y->qs, y->qh);
     }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q5_0>(x, nullptr, 0.0f, y); }
     KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        uint8_t L[QK5_0];
-        y->d = fp32_to_fp16(legacy::weighted_symmetric_codes(x, qw, row_sigma2, 16, L));
-        legacy::pack_q5(L, y->qs, y->qh);
+        legacy::quantize_block<Q5_0>(x, qw, row_sigma2, y);
     }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
@@ -247,19 +300,21 @@ struct Q5_1 {
     static constexpr int kBlockElems = QK5_1;
     static constexpr bool kRowSigma2 = true;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        uint8_t L[QK5_1];
-        const legacy::Affine a = legacy::affine_codes(x, 31, L);
-        y->d = fp32_to_fp16(a.d);
-        y->m = fp32_to_fp16(a.min);
+    template <class V>
+    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
+                                          LaneCode<V>* L) {
+        if (qw == nullptr) return legacy::affine_codes(x, 31, L);
+        const search::QkxFitT<V> f = legacy::weighted_affine_codes(x, qw, row_sigma2, 31, L);
+        return legacy::BlockFitT<V>{f.scale, -f.min};
+    }
+    KQ_HD static void store(float d, float m, const uint8_t* L, Block* y) {
+        y->d = fp32_to_fp16(d);
+        y->m = fp32_to_fp16(m);
         legacy::pack_q5(L, y->qs, y->qh);
     }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q5_1>(x, nullptr, 0.0f, y); }
     KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        uint8_t L[QK5_1];
-        const search::QkxFit f = legacy::weighted_affine_codes(x, qw, row_sigma2, 31, L);
-        y->d = fp32_to_fp16(f.scale);
-        y->m = fp32_to_fp16(-f.min);
-        legacy::pack_q5(L, y->qs, y->qh);
+        legacy::quantize_block<Q5_1>(x, qw, row_sigma2, y);
     }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);

@@ -14,6 +14,7 @@
 #include "kquant/numeric.h"
 #include "kquant/search/qkx.h"
 #include "kquant/search/qp.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant::codec {
@@ -35,7 +36,8 @@ struct Q2_K {
     KQ_HD static float block_sigma2(const float* x) { return kq::superblock_sigma2(x, 1.0f); }
 
     // Plain: |x|. Weighted: qw·sqrt(σ² + x²).
-    KQ_HD static void subblock_weights(const float* xs, const float* qws, float sigma2, float* w) {
+    template <class V>
+    KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2, NoDeduce<V>* w) {
         if (qws != nullptr) {
             kq::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
             return;
@@ -43,15 +45,18 @@ struct Q2_K {
         for (int i = 0; i < kSubblockElems; ++i) w[i] = kq_fabs(xs[i]);
     }
 
-    KQ_HD static kq::SubblockFit search_subblock(const float* xs, const float* w, bool weighted,
-                                                 uint8_t* Ls) {
-        const search::QkxFit f = search::make_qkx(search_params(weighted), kSubblockElems, xs, w, Ls);
-        return kq::SubblockFit{f.scale, f.min, weighted ? kq::sum_in_order(kSubblockElems, w) : 0.0f};
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> search_subblock(const V* xs, const NoDeduce<V>* w, bool weighted,
+                                                     LaneCode<V>* Ls) {
+        const search::QkxFitT<V> f = search::make_qkx(search_params(weighted), kSubblockElems, xs, w, Ls);
+        return kq::SubblockFitT<V>{f.scale, f.min, weighted ? kq::sum_in_order(kSubblockElems, w) : V(0.0f)};
     }
 
     // Phase 1. qws: the group's 16 importance weights or null (plain); sigma2: block_sigma2 (weighted).
-    KQ_HD static kq::SubblockFit fit_subblock(const float* xs, const float* qws, float sigma2, uint8_t* Ls) {
-        float w[kSubblockElems];
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> fit_subblock(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2,
+                                                  LaneCode<V>* Ls) {
+        V w[kSubblockElems];
         subblock_weights(xs, qws, sigma2, w);
         return search_subblock(xs, w, qws != nullptr, Ls);
     }
@@ -102,13 +107,24 @@ struct Q2_K {
         return true;
     }
 
+    // Phase 3a, what group j reads back: d·sc_j and dmin·m_j.
+    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y) {
+        return kq::StoredScale{fp16_to_fp32(y.d) * static_cast<float>(y.scales[j] & 0xF),
+                               fp16_to_fp32(y.dmin) * static_cast<float>(y.scales[j] >> 4)};
+    }
+
     // Phase 3a. A group whose stored scale is 0 keeps its first-pass codes.
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const float d = fp16_to_fp32(y.d) * static_cast<float>(y.scales[j] & 0xF);
-        if (d == 0.0f) return;
-        const float m = fp16_to_fp32(y.dmin) * static_cast<float>(y.scales[j] >> 4);
+    template <class V>
+    KQ_HD static void requantize(const V* xs, V d, NoDeduce<V> m, LaneCode<V>* Ls) {
+        const LaneMask<V> keep = d == V(0.0f);
+        if (all(keep)) return;
         for (int i = 0; i < kSubblockElems; ++i)
-            Ls[i] = static_cast<uint8_t>(kq_clamp(nint((xs[i] + m) / d), 0, kNmax));
+            Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint((xs[i] + m) / d), 0, kNmax)));
+    }
+
+    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
+        const kq::StoredScale s = stored_scale(j, y);
+        requantize(xs, s.d, s.m, Ls);
     }
 
     // Phase 3b. Column col owns qs[col] (elements col + 32k, k = 0..3, at bits 2k) and qs[32 + col]

@@ -12,6 +12,7 @@
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
 #include "kquant/search/qx.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant::codec {
@@ -27,7 +28,8 @@ struct Q3_K {
     KQ_HD static float block_sigma2(const float* x) { return kq::superblock_sigma2(x, 2.0f); }
 
     // Weighted: qw·sqrt(σ² + x²). Plain: x² (make_q3 weights by x² itself).
-    KQ_HD static void subblock_weights(const float* xs, const float* qws, float sigma2, float* w) {
+    template <class V>
+    KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2, NoDeduce<V>* w) {
         if (qws != nullptr) {
             kq::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
             return;
@@ -35,16 +37,19 @@ struct Q3_K {
         for (int i = 0; i < kSubblockElems; ++i) w[i] = xs[i] * xs[i];
     }
 
-    KQ_HD static kq::SubblockFit search_subblock(const float* xs, const float* w, bool weighted,
-                                                 uint8_t* Ls) {
-        if (!weighted) return kq::SubblockFit{search::make_q3(kSubblockElems, 4, xs, Ls), 0.0f, 0.0f};
-        const float scale = search::make_qx(kSubblockElems, 4, xs, w, Ls);
-        return kq::SubblockFit{scale, 0.0f, kq::sum_in_order(kSubblockElems, w)};
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> search_subblock(const V* xs, const NoDeduce<V>* w, bool weighted,
+                                                     LaneCode<V>* Ls) {
+        if (!weighted) return kq::SubblockFitT<V>{search::make_q3(kSubblockElems, 4, xs, Ls), V(0.0f), V(0.0f)};
+        const V scale = search::make_qx(kSubblockElems, 4, xs, w, Ls);
+        return kq::SubblockFitT<V>{scale, V(0.0f), kq::sum_in_order(kSubblockElems, w)};
     }
 
     // Phase 1 (codes in [0, 7]; an all-zero group gets codes 0, not 4).
-    KQ_HD static kq::SubblockFit fit_subblock(const float* xs, const float* qws, float sigma2, uint8_t* Ls) {
-        float w[kSubblockElems];
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> fit_subblock(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2,
+                                                  LaneCode<V>* Ls) {
+        V w[kSubblockElems];
         subblock_weights(xs, qws, sigma2, w);
         return search_subblock(xs, w, qws != nullptr, Ls);
     }
@@ -78,12 +83,23 @@ struct Q3_K {
         return true;
     }
 
+    // Phase 3a, what group j reads back: d·sc_j.
+    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y) {
+        return kq::StoredScale{fp16_to_fp32(y.d) * static_cast<float>(kq::unpack_q3_scale(j, y.scales)), 0.0f};
+    }
+
     // Phase 3a. A group whose stored scale is 0 keeps its first-pass codes.
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const float d = fp16_to_fp32(y.d) * static_cast<float>(kq::unpack_q3_scale(j, y.scales));
-        if (d == 0.0f) return;
+    template <class V>
+    KQ_HD static void requantize(const V* xs, V d, NoDeduce<V>, LaneCode<V>* Ls) {
+        const LaneMask<V> keep = d == V(0.0f);
+        if (all(keep)) return;
         for (int i = 0; i < kSubblockElems; ++i)
-            Ls[i] = static_cast<uint8_t>(kq_clamp(nint(xs[i] / d), -4, 3) + 4);
+            Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint(xs[i] / d), -4, 3) + 4));
+    }
+
+    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
+        const kq::StoredScale s = stored_scale(j, y);
+        requantize(xs, s.d, s.m, Ls);
     }
 
     // Phase 3b. Column col owns hmask[col] (bit k: code of element col + 32k is >= 4), qs[col] (low two

@@ -15,6 +15,7 @@
 #include "kquant/numeric.h"
 #include "kquant/search/qkx.h"
 #include "kquant/search/qp.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant::kq {
@@ -40,26 +41,31 @@ struct MinScaleCodec {
     KQ_HD static float block_sigma2(const float* x) { return superblock_sigma2(x, 2.0f); }
 
     // Plain: av + |x| with av = sqrt(Σx²/32) over this sub-block. Weighted: qw·sqrt(σ² + x²).
-    KQ_HD static void subblock_weights(const float* xs, const float* qws, float sigma2, float* w) {
+    template <class V>
+    KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2, NoDeduce<V>* w) {
         if (qws != nullptr) {
             imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
             return;
         }
-        float sum_x2 = 0.0f;
+        V sum_x2 = 0.0f;
         for (int i = 0; i < kSubblockElems; ++i) sum_x2 += xs[i] * xs[i];
-        const float av = sqrtf(sum_x2 / static_cast<float>(kSubblockElems));
+        const V av = kq_sqrt(sum_x2 / V(static_cast<float>(kSubblockElems)));
         for (int i = 0; i < kSubblockElems; ++i) w[i] = av + kq_fabs(xs[i]);
     }
 
     // The search given the weights (phase 1 without the weight computation).
-    KQ_HD static SubblockFit search_subblock(const float* xs, const float* w, bool weighted, uint8_t* Ls) {
-        const search::QkxFit f = search::make_qkx(search_params(weighted), kSubblockElems, xs, w, Ls);
-        return SubblockFit{f.scale, f.min, weighted ? sum_in_order(kSubblockElems, w) : 0.0f};
+    template <class V>
+    KQ_HD static SubblockFitT<V> search_subblock(const V* xs, const NoDeduce<V>* w, bool weighted,
+                                                 LaneCode<V>* Ls) {
+        const search::QkxFitT<V> f = search::make_qkx(search_params(weighted), kSubblockElems, xs, w, Ls);
+        return SubblockFitT<V>{f.scale, f.min, weighted ? sum_in_order(kSubblockElems, w) : V(0.0f)};
     }
 
     // Phase 1. qws: the sub-block's 32 importance weights or null (plain); sigma2: block_sigma2 (weighted).
-    KQ_HD static SubblockFit fit_subblock(const float* xs, const float* qws, float sigma2, uint8_t* Ls) {
-        float w[kSubblockElems];
+    template <class V>
+    KQ_HD static SubblockFitT<V> fit_subblock(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2,
+                                              LaneCode<V>* Ls) {
+        V w[kSubblockElems];
         subblock_weights(xs, qws, sigma2, w);
         return search_subblock(xs, w, qws != nullptr, Ls);
     }
@@ -107,15 +113,25 @@ struct MinScaleCodec {
         return true;
     }
 
-    // Phase 3a. A sub-block whose stored scale is 0 keeps its first-pass codes.
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
+    // Phase 3a, what sub-block j reads back: d·ls and dmin·lm.
+    KQ_HD static StoredScale stored_scale(int j, const Block& y) {
         uint8_t sc, m;
         unpack_scale_min_k4(j, y.scales, sc, m);
-        const float d = fp16_to_fp32(y.d) * static_cast<float>(sc);
-        if (d == 0.0f) return;
-        const float dm = fp16_to_fp32(y.dmin) * static_cast<float>(m);
+        return StoredScale{fp16_to_fp32(y.d) * static_cast<float>(sc), fp16_to_fp32(y.dmin) * static_cast<float>(m)};
+    }
+
+    // Phase 3a. A sub-block whose stored scale is 0 keeps its first-pass codes.
+    template <class V>
+    KQ_HD static void requantize(const V* xs, V d, NoDeduce<V> dm, LaneCode<V>* Ls) {
+        const LaneMask<V> keep = d == V(0.0f);
+        if (all(keep)) return;
         for (int i = 0; i < kSubblockElems; ++i)
-            Ls[i] = static_cast<uint8_t>(kq_clamp(nint((xs[i] + dm) / d), 0, kNmax));
+            Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint((xs[i] + dm) / d), 0, kNmax)));
+    }
+
+    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
+        const StoredScale s = stored_scale(j, y);
+        requantize(xs, s.d, s.m, Ls);
     }
 
     // Phase 3b. Column col owns qs[32c + col] (c = 0..3: low nibble sub-block 2c, high nibble 2c+1) and,

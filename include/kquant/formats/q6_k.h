@@ -12,6 +12,7 @@
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
 #include "kquant/search/qx.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant::codec {
@@ -27,17 +28,20 @@ struct Q6_K {
     // The weighted path uses the importance weights as they are: no σ².
     KQ_HD static float block_sigma2(const float*) { return 0.0f; }
 
-    KQ_HD static void subblock_weights(const float* xs, const float* qws, float, float* w) {
+    template <class V>
+    KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V>, NoDeduce<V>* w) {
         for (int i = 0; i < kSubblockElems; ++i) w[i] = search::qx_weight(xs, qws, i);
     }
 
-    KQ_HD static kq::SubblockFit search_subblock(const float* xs, const float* w, bool, uint8_t* Ls) {
-        return kq::SubblockFit{search::make_qx(kSubblockElems, 32, xs, w, Ls), 0.0f, 0.0f};
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> search_subblock(const V* xs, const NoDeduce<V>* w, bool, LaneCode<V>* Ls) {
+        return kq::SubblockFitT<V>{search::make_qx(kSubblockElems, 32, xs, w, Ls), V(0.0f), V(0.0f)};
     }
 
     // Phase 1 (codes in [0, 63]; an all-zero group gets codes 0, not 32).
-    KQ_HD static kq::SubblockFit fit_subblock(const float* xs, const float* qws, float, uint8_t* Ls) {
-        return kq::SubblockFit{search::make_qx(kSubblockElems, 32, xs, qws, Ls), 0.0f, 0.0f};
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> fit_subblock(const V* xs, const NoDeduce<V>* qws, NoDeduce<V>, LaneCode<V>* Ls) {
+        return kq::SubblockFitT<V>{search::make_qx(kSubblockElems, 32, xs, qws, Ls), V(0.0f), V(0.0f)};
     }
 
     // Phase 2. Returns false when every group scale is below 1e-15: the block is then all zero bytes and
@@ -67,12 +71,23 @@ struct Q6_K {
         return true;
     }
 
+    // Phase 3a, what group j reads back: d·scale_j.
+    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y) {
+        return kq::StoredScale{fp16_to_fp32(y.d) * static_cast<float>(y.scales[j]), 0.0f};
+    }
+
     // Phase 3a. A group whose stored scale is 0 keeps its first-pass codes.
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const float d = fp16_to_fp32(y.d) * static_cast<float>(y.scales[j]);
-        if (d == 0.0f) return;
+    template <class V>
+    KQ_HD static void requantize(const V* xs, V d, NoDeduce<V>, LaneCode<V>* Ls) {
+        const LaneMask<V> keep = d == V(0.0f);
+        if (all(keep)) return;
         for (int i = 0; i < kSubblockElems; ++i)
-            Ls[i] = static_cast<uint8_t>(kq_clamp(nint(xs[i] / d), -32, 31) + 32);
+            Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint(xs[i] / d), -32, 31) + 32));
+    }
+
+    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
+        const kq::StoredScale s = stored_scale(j, y);
+        requantize(xs, s.d, s.m, Ls);
     }
 
     // Phase 3b. Column col owns, for each half h: ql[64h + col] (low nibbles of elements 128h+col and

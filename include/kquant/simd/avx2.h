@@ -94,6 +94,18 @@ inline I8 kq_clamp(I8 v, int lo, int hi) {
 }
 inline I8 to_code(I8 v) { return I8(_mm256_and_si256(v.v, _mm256_set1_epi32(0xff))); }
 inline I8 from_code(I8 c) { return c; }
+inline I8 to_int8(I8 v) { return I8(_mm256_srai_epi32(_mm256_slli_epi32(v.v, 24), 24)); }
+// cvttps2dq: toward zero, 0x80000000 for NaN and out-of-range values, like legacy.h's scalar version.
+inline I8 trunc_to_int32_x86(F8 v) { return I8(_mm256_cvttps_epi32(v.v)); }
+// roundf: the truncation plus one step away from zero when the (exact) fraction is at least one half.
+// |v| >= 2^23 has no fraction; inf gives a NaN fraction (no step), NaN stays NaN.
+inline F8 kq_round(F8 v) {
+    const __m256 t = _mm256_round_ps(v.v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_sub_ps(v.v, t);
+    const __m256 half = _mm256_cmp_ps(kq_fabs(F8(frac)).v, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 step = _mm256_or_ps(_mm256_and_ps(v.v, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(1.0f));
+    return F8(_mm256_blendv_ps(t, _mm256_add_ps(t, step), half));  // a select: keeps -0.0
+}
 
 // A 16-entry int8 table as floats; lookup picks entry i of each lane (i in 0..15).
 struct Table8 {
@@ -125,6 +137,7 @@ struct LaneTraits<simd::F8> {
     using Code = simd::I8;
     static constexpr int kWidth = 8;
     static simd::Table8 table(const int8_t* values) { return simd::load_table8(values); }
+    static simd::F8 load(const float* p) { return simd::load_lanes(p); }  // lane k = p[k]
 };
 
 }  // namespace kquant

@@ -12,6 +12,8 @@
 //   nint(v)           numeric.h's nint per lane         to_float(i)      exact int → float
 //   kq_clamp(i, lo, hi), kq_fabs, kq_max, kq_min, kq_sqrt (correctly rounded, like sqrtf)
 //   to_code(i)        the byte a uint8_t store keeps    from_code(c)     that byte as an int
+//   to_int8(i)        the value an int8_t store keeps   kq_round(v)      roundf (halves away from zero)
+//   trunc_to_int32_x86(v)  (formats/legacy.h) cvttss2si: toward zero, INT32_MIN for NaN / out of range
 //   LaneTraits<V>::table(values) + lookup(table, i)     float(values[i]) of a 16-entry int8 table
 //
 // How scalar code becomes lane code: `if (c) x = y;` is `x = select(c, y, x)`; a branch that only skips
@@ -65,7 +67,9 @@ KQ_HD bool all(bool m) { return m; }
 KQ_HD float to_float(int v) { return static_cast<float>(v); }
 KQ_HD uint8_t to_code(int v) { return static_cast<uint8_t>(v); }  // wraps as ggml's uint8_t stores
 KQ_HD int from_code(uint8_t c) { return c; }
+KQ_HD int to_int8(int v) { return static_cast<int8_t>(static_cast<uint8_t>(v)); }  // as an int8_t store
 KQ_HD float kq_sqrt(float v) { return sqrtf(v); }
+KQ_HD float kq_round(float v) { return roundf(v); }  // halves away from zero
 KQ_HD float lookup(const int8_t* table, int i) { return static_cast<float>(table[i]); }
 
 }  // namespace kquant
