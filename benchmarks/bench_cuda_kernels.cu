@@ -73,7 +73,7 @@ struct Args {
     Type src = Type::F16;
     int repeats = 15, sets = 3;
     std::vector<Type> types;
-    int pipe_tensors = 6;
+    int pipe_tensors = 16;
     Type pipe_type = Type::Q4_K;
 };
 
@@ -195,30 +195,30 @@ int main(int argc, char** argv) {
             }
         }
     }
-    std::printf("\nfastest variant per type (plain / imat), current default:\n");
+    std::printf("\nfastest variant per type, plain / imat (ms), and the current defaults:\n");
     for (Type t : a.types)
-        std::printf("  %-8s %-9s / %-9s default %s\n", std::string(kquant::type_info(t).name).c_str(),
-                    kc::variant_name(best[{t, false}].v), kc::variant_name(best[{t, true}].v),
-                    kc::variant_name(kc::default_variant(t)));
+        std::printf("  %-8s %-9s %8.3f / %-9s %8.3f   default %s / %s\n", std::string(kquant::type_info(t).name).c_str(),
+                    kc::variant_name(best[{t, false}].v), best[{t, false}].ms, kc::variant_name(best[{t, true}].v),
+                    best[{t, true}].ms, kc::variant_name(kc::default_variant(t, false)),
+                    kc::variant_name(kc::default_variant(t, true)));
 
     for (void* p : inputs) cudaFree(p);
     cudaFree(d_out);
     cudaFree(d_qw);
 
     // ---- end-to-end pipeline over host tensors ----
+    // The jobs share one host tensor (the bytes are read again for each job, as from a page cache).
     if (a.pipe_tensors > 0) {
-        std::vector<std::vector<uint16_t>> host(static_cast<size_t>(a.pipe_tensors));
+        std::vector<uint16_t> host(static_cast<size_t>(n));
+        for (int64_t k = 0; k < n; ++k)
+            host[static_cast<size_t>(k)] = kquant::fp32_to_fp16(
+                static_cast<float>(static_cast<int32_t>((k * 2654435761u) % 2001u) - 1000) * 2e-5f);
         std::vector<kquant::QuantJob> jobs;
         for (int i = 0; i < a.pipe_tensors; ++i) {
-            auto& h = host[static_cast<size_t>(i)];
-            h.resize(static_cast<size_t>(n));
-            for (int64_t k = 0; k < n; ++k)
-                h[static_cast<size_t>(k)] = kquant::fp32_to_fp16(
-                    static_cast<float>(static_cast<int32_t>((k * 2654435761u + i * 40503u) % 2001u) - 1000) * 2e-5f);
             kquant::QuantJob j;
             j.name = "blk." + std::to_string(i) + ".ffn_up.weight";
             j.src_type = Type::F16;
-            j.src = h.data();
+            j.src = host.data();
             j.n_per_row = a.cols;
             j.nrows = a.rows;
             j.rows_per_slice = a.rows;
@@ -228,23 +228,30 @@ int main(int argc, char** argv) {
             jobs.push_back(j);
         }
         std::vector<std::vector<uint8_t>> out(jobs.size());
-        for (size_t i = 0; i < jobs.size(); ++i) out[i].resize(kquant::row_bytes(a.pipe_type, a.cols) * a.rows);
-        kc::Options opt;
-        try {
-            const kc::Stats ps = kc::run(
-                jobs, opt,
-                [&](size_t job, uint64_t off, const void* d, size_t len) { std::memcpy(out[job].data() + off, d, len); },
-                nullptr);
-            std::printf("\npipeline: %d tensors %s -> %s (imatrix), %.2f GB in, %.2f GB out, %zu chunks, %d streams\n",
-                        a.pipe_tensors, "f16", std::string(kquant::type_info(a.pipe_type).name).c_str(),
-                        ps.bytes_in / 1e9, ps.bytes_out / 1e9, ps.chunks, opt.streams);
-            std::printf("  wall %.3f s = %.2f Gweights/s; stage busy time (summed over streams): read %.3f s, "
-                        "H2D %.3f s, kernel %.3f s, D2H %.3f s, write %.3f s\n",
-                        ps.wall_s, a.pipe_tensors * n / ps.wall_s / 1e9, ps.read_s, ps.h2d_s, ps.kernel_s, ps.d2h_s,
-                        ps.write_s);
-        } catch (const kquant::Error& e) {
-            std::printf("pipeline failed: %s\n", e.what());
-            return 1;
+        for (auto& o : out) o.resize(kquant::row_bytes(a.pipe_type, a.cols) * static_cast<size_t>(a.rows));
+        std::printf("\npipeline: %d tensors f16 -> %s (imatrix), default kernel\n", a.pipe_tensors,
+                    std::string(kquant::type_info(a.pipe_type).name).c_str());
+        for (const size_t chunk : {size_t(256) << 20, size_t(64) << 20, size_t(16) << 20}) {
+            kc::Options opt;
+            opt.chunk_bytes = chunk;
+            try {
+                const kc::Stats ps = kc::run(
+                    jobs, opt,
+                    [&](size_t job, uint64_t off, const void* d, size_t len) { std::memcpy(out[job].data() + off, d, len); },
+                    nullptr);
+                const double stream_s = ps.wall_s - ps.setup_s;
+                std::printf("  chunk %3zu MB: %zu chunks, %.2f GB in, %.2f GB out; wall %.3f s (setup %.3f s), "
+                            "streaming %.2f Gweights/s = %.1f GB/s of source\n"
+                            "      stage busy time summed over %d streams: read %.3f s, H2D %.3f s, kernel %.3f s, "
+                            "D2H %.3f s, write %.3f s\n",
+                            chunk >> 20, ps.chunks, ps.bytes_in / 1e9, ps.bytes_out / 1e9, ps.wall_s, ps.setup_s,
+                            a.pipe_tensors * static_cast<double>(n) / stream_s / 1e9, ps.bytes_in / stream_s / 1e9,
+                            opt.streams, ps.read_s, ps.h2d_s, ps.kernel_s, ps.d2h_s, ps.write_s);
+                std::fflush(stdout);
+            } catch (const kquant::Error& e) {
+                std::printf("pipeline failed: %s\n", e.what());
+                return 1;
+            }
         }
     }
     return 0;

@@ -47,7 +47,7 @@ void quantize_device(Type dst, Type src_type, const void* d_src, void* d_dst, in
         throw Error("CUDA kernels read F32, F16 or BF16 sources, not " + std::string(type_info(src_type).name));
     if (!is_block_quantized(dst) || n_per_row % type_info(dst).block_elems != 0)
         throw Error("cannot quantize rows of " + std::to_string(n_per_row) + " elements to " + tname);
-    if (v == Variant::Default) v = default_variant(dst);
+    if (v == Variant::Default) v = default_variant(dst, d_qw != nullptr);
 
     detail::Launch l;
     l.dst = dst;
@@ -74,6 +74,7 @@ void quantize_device(Type dst, Type src_type, const void* d_src, void* d_dst, in
         case Variant::Generic: ok = detail::launch_generic(l); break;
         case Variant::SubBlock: ok = detail::launch_subblock(l); break;
         case Variant::Warp: ok = detail::launch_warp(l); break;
+        case Variant::Tiled: ok = detail::launch_tiled(l); break;
         case Variant::Default: break;
     }
     if (d_sigma2 != nullptr) KQ_CUDA(cudaFreeAsync(d_sigma2, s));

@@ -33,6 +33,7 @@ struct Launch {
 bool launch_generic(const Launch& l);
 bool launch_subblock(const Launch& l);
 bool launch_warp(const Launch& l);
+bool launch_tiled(const Launch& l);
 // The IQ4 kernels (iq4_subblock.cu, iq4_warp.cu), reached through launch_subblock / launch_warp.
 bool launch_iq4xs_subblock(const Launch& l);
 bool launch_iq4_warp(const Launch& l);
@@ -40,6 +41,7 @@ bool launch_iq4_warp(const Launch& l);
 bool generic_supports(Type t);
 bool subblock_supports(Type t);
 bool warp_supports(Type t);
+bool tiled_supports(Type t);
 // Whether the type's weighted path needs a per-row sigma2.
 bool needs_row_sigma2(Type t);
 // Fills d_out[r] = sum of x^2 over row r in index order / n_per_row (the legacy imatrix sigma2).

@@ -145,7 +145,7 @@ public:
         : jobs_(jobs), opt_(opt), write_(write), progress_(progress), plans_(jobs.size()) {}
 
     Stats run() {
-        const auto t0 = Clock::now();
+        t0_ = Clock::now();
         plan();
         const DeviceStatus st = probe();
         if (st.count == 0) throw Error("CUDA: no device: " + st.reason);
@@ -169,7 +169,8 @@ public:
             pool_ = nullptr;
         }
         if (error_) std::rethrow_exception(error_);
-        stats_.wall_s = seconds_since(t0);
+        stats_.wall_s = seconds_since(t0_);
+        stats_.setup_s = std::min(stats_.wall_s, setup_s_);
         return stats_;
     }
 
@@ -277,6 +278,10 @@ private:
         try {
             Slot s;
             alloc(s, device);
+            {
+                std::lock_guard lk(m_);
+                setup_s_ = std::max(setup_s_, seconds_since(t0_));
+            }
             for (;;) {
                 if (failed()) return;
                 const size_t ci = next_chunk_.fetch_add(1);
@@ -399,6 +404,8 @@ private:
     std::atomic<bool> failed_{false};
     std::exception_ptr error_;
     Stats stats_;
+    Clock::time_point t0_;
+    double setup_s_ = 0;  // when the last slot had its buffers
 };
 
 }  // namespace

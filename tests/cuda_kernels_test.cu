@@ -3,7 +3,9 @@
 // device every GPU test is skipped with the runtime's reason; the device-independent checks still run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -111,8 +113,10 @@ TEST(CudaVariants, EveryQuantizableTypeHasAGenericKernelAndADefault) {
         const auto vs = cuda::variants_for(t);
         ASSERT_FALSE(vs.empty()) << type_info(t).name;
         EXPECT_EQ(vs.front(), cuda::Variant::Generic) << type_info(t).name;
-        const cuda::Variant d = cuda::default_variant(t);
-        EXPECT_NE(std::find(vs.begin(), vs.end(), d), vs.end()) << type_info(t).name;
+        for (const bool imatrix : {false, true}) {
+            const cuda::Variant d = cuda::default_variant(t, imatrix);
+            EXPECT_NE(std::find(vs.begin(), vs.end(), d), vs.end()) << type_info(t).name;
+        }
     }
 }
 
@@ -120,8 +124,9 @@ TEST(CudaVariants, KQuantsHaveSubBlockKernelsAndMinScaleTypesWarpKernels) {
     for (Type t : {Type::Q2_K, Type::Q3_K, Type::Q4_K, Type::Q5_K, Type::Q6_K}) {
         const auto vs = cuda::variants_for(t);
         EXPECT_NE(std::find(vs.begin(), vs.end(), cuda::Variant::SubBlock), vs.end()) << type_info(t).name;
+        EXPECT_NE(std::find(vs.begin(), vs.end(), cuda::Variant::Tiled), vs.end()) << type_info(t).name;
     }
-    for (Type t : {Type::Q2_K, Type::Q4_K, Type::Q5_K}) {
+    for (Type t : {Type::Q2_K, Type::Q4_K, Type::Q5_K, Type::IQ4_NL, Type::IQ4_XS}) {
         const auto vs = cuda::variants_for(t);
         EXPECT_NE(std::find(vs.begin(), vs.end(), cuda::Variant::Warp), vs.end()) << type_info(t).name;
     }

@@ -1,7 +1,8 @@
-// Byte-exactness against ggml: every quantizable type, plain and imatrix, on every golden case of
+// Byte-exactness against ggml: every quantizable type, plain and imatrix, on every CPU instruction-set
+// level this machine runs (scalar, AVX2, AVX-512), on every golden case of
 // shared/golden/kquants-golden.gguf (made by ggml_quantize_chunk at the commit in golden.ggml_commit).
 // Generic over quantizable_types(): a registered codec without golden bytes fails, and so does a case
-// that silently goes unchecked. No tolerance.
+// that silently goes unchecked. A level the CPU lacks is skipped with the reason. No tolerance.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -40,10 +41,15 @@ std::vector<float> f32_tensor(const gguf::TensorInfo& t) {
     return v;
 }
 
+constexpr CpuIsa kIsas[] = {CpuIsa::Scalar, CpuIsa::Avx2, CpuIsa::Avx512};
+
 struct Variant {
     Type type;
     bool imat;
-    std::string label() const { return std::string(type_info(type).name) + (imat ? "_imat" : "_plain"); }
+    CpuIsa isa;
+    std::string label() const {
+        return std::string(type_info(type).name) + (imat ? "_imat" : "_plain") + "_" + cpu_isa_name(isa);
+    }
 };
 
 struct GoldenOutcome {
@@ -71,7 +77,11 @@ void check_case(const std::string& name, const Variant& v, GoldenOutcome& out) {
                                " has an unexpected type or shape");
         return;
     }
-    const RowCodec* codec = scalar_codec(v.type);
+    const RowCodec* codec = cpu_codec(v.type, v.isa);
+    if (codec == nullptr) {
+        out.problems.push_back("case '" + name + "': no " + cpu_isa_name(v.isa) + " codec for " + v.label());
+        return;
+    }
     const std::vector<float> x = f32_tensor(*input);
     const std::vector<float> qw = v.imat ? f32_tensor(*imatrix) : std::vector<float>{};
     const size_t rb = row_bytes(v.type, ncols), bb = type_info(v.type).block_bytes;
@@ -106,10 +116,11 @@ GoldenOutcome check_variant(const Variant& v) {
 
 std::vector<Variant> all_variants() {
     std::vector<Variant> v;
-    for (Type t : quantizable_types()) {
-        v.push_back({t, false});
-        v.push_back({t, true});
-    }
+    for (CpuIsa isa : kIsas)
+        for (Type t : quantizable_types()) {
+            v.push_back({t, false, isa});
+            v.push_back({t, true, isa});
+        }
     return v;
 }
 
@@ -117,6 +128,7 @@ class GoldenBytes : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(GoldenBytes, MatchesGgmlOnEveryCase) {
     const Variant v = GetParam();
+    if (!cpu_isa_supported(v.isa)) GTEST_SKIP() << "this CPU (or build) has no " << cpu_isa_name(v.isa);
     const GoldenOutcome out = check_variant(v);
     for (const std::string& p : out.problems) ADD_FAILURE() << p;
     EXPECT_EQ(out.mismatched_blocks, 0u)
@@ -130,14 +142,20 @@ TEST_P(GoldenBytes, MatchesGgmlOnEveryCase) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, GoldenBytes, ::testing::ValuesIn(all_variants()),
                          [](const ::testing::TestParamInfo<Variant>& info) { return info.param.label(); });
 
-// The file lists the cases we expect, and every (case, type, variant) triple is actually checked.
+// The file lists the cases we expect, and every (case, type, variant, supported level) is actually
+// checked; the scalar level always is.
 TEST(GoldenCoverage, EveryCaseTypeAndVariantIsChecked) {
     ASSERT_EQ(golden_cases().size(), kGoldenCases);
     const std::vector<Type> types = quantizable_types();
     ASSERT_FALSE(types.empty());
-    size_t triples = 0;
-    for (const Variant& v : all_variants()) triples += check_variant(v).cases_checked;
-    EXPECT_EQ(triples, kGoldenCases * types.size() * 2);
+    size_t levels = 0;
+    for (CpuIsa isa : kIsas) levels += cpu_isa_supported(isa) ? 1 : 0;
+    ASSERT_TRUE(cpu_isa_supported(CpuIsa::Scalar));
+    size_t checked = 0;
+    for (const Variant& v : all_variants())
+        if (cpu_isa_supported(v.isa)) checked += check_variant(v).cases_checked;
+    EXPECT_EQ(checked, kGoldenCases * types.size() * 2 * levels);
+    std::cout << "[ golden   ] " << levels << " CPU level(s) checked; best: " << cpu_isa_name(best_cpu_isa()) << "\n";
 }
 
 }  // namespace

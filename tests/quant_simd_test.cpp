@@ -182,7 +182,9 @@ TEST(CpuIsa, LevelsAndNames) {
     EXPECT_STREQ(cpu_isa_name(CpuIsa::Avx512), "avx512");
     EXPECT_TRUE(cpu_isa_supported(CpuIsa::Scalar));
     EXPECT_TRUE(cpu_isa_supported(best_cpu_isa()));
-    if (cpu_isa_supported(CpuIsa::Avx512)) EXPECT_TRUE(cpu_isa_supported(CpuIsa::Avx2));
+    if (cpu_isa_supported(CpuIsa::Avx512)) {
+        EXPECT_TRUE(cpu_isa_supported(CpuIsa::Avx2));
+    }
     for (Type t : quantizable_types()) EXPECT_EQ(cpu_codec(t, CpuIsa::Scalar), scalar_codec(t));
     EXPECT_EQ(cpu_codec(Type::F32, best_cpu_isa()), nullptr);
     std::cout << "[ cpu isa  ] best level on this machine: " << cpu_isa_name(best_cpu_isa()) << "\n";

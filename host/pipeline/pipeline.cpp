@@ -170,6 +170,7 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
             on_cpu = true;
         }
 #else
+        (void)log;
         throw Error("this build has no CUDA support (nvcc was not found when it was built)");
 #endif
     }

@@ -42,6 +42,13 @@ uint64_t mix(uint64_t z) {
     return z ^ (z >> 31);
 }
 
+// FNV-1a of a tensor name: a seed that is the same with every compiler and standard library.
+uint64_t fnv1a(const std::string& s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
 struct Rng {
     uint64_t s;
     uint64_t next() { return s = mix(s); }
@@ -141,7 +148,10 @@ int main(int argc, char** argv) {
         kvs.push_back({"general.architecture", Value::of_string("llama")});
         kvs.push_back({"general.name", Value::of_string("kquant-synth " + preset)});
         kvs.push_back({"general.file_type", u32(wtype == Type::F32 ? 0 : wtype == Type::F16 ? 1 : 32)});
-        kvs.push_back({"kquant.synth.seed", Value{ValueType::U64, seed}});
+        Value seed_value;
+        seed_value.type = ValueType::U64;
+        seed_value.u = seed;
+        kvs.push_back({"kquant.synth.seed", seed_value});
         kvs.push_back({"llama.block_count", u32(s.layers)});
         kvs.push_back({"llama.context_length", u32(8192)});
         kvs.push_back({"llama.embedding_length", u32(s.dim)});
@@ -194,7 +204,7 @@ int main(int argc, char** argv) {
                     const TensorDef& d = defs[it.t];
                     const int64_t ne0 = d.ne[0], n = (it.r1 - it.r0) * ne0;
                     f.resize(static_cast<size_t>(n));
-                    const uint64_t tseed = mix(seed ^ std::hash<std::string>{}(d.name));
+                    const uint64_t tseed = mix(seed ^ fnv1a(d.name));
                     if (d.norm) {
                         Rng r{tseed};
                         for (int64_t i = 0; i < n; ++i) f[i] = 1.0f + 0.1f * r.normal();

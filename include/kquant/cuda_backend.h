@@ -26,17 +26,18 @@ DeviceStatus probe();
 // Which kernel quantizes a type. All variants of a type produce the same bytes (ggml's); they differ
 // only in how the work is spread over threads.
 enum class Variant {
-    Default,   // the fastest measured variant of the type (kernels/variant_table.cpp)
+    Default,   // the fastest measured variant of the type and path (kernels/variants.cu)
     Generic,   // one thread per block, the codec's whole quantize call: the correctness baseline
-    SubBlock,  // k-quants: one thread per sub-block search, the block combined with shuffles
-    Warp,      // min/scale searches: one warp per block, search candidates evaluated by lanes
+    SubBlock,  // k-quants, IQ4_XS: one thread per sub-block search, the block combined with shuffles
+    Warp,      // min/scale searches, IQ4: one warp per block, search candidates evaluated by lanes
+    Tiled,     // k-quants: a CTA runs each phase over 32 super-blocks (block phases one thread each)
 };
 
 const char* variant_name(Variant v);
 // The variants implemented for a target type (Generic first); empty if the GPU cannot quantize it.
 std::vector<Variant> variants_for(Type t);
-// The variant that Variant::Default selects for a target type.
-Variant default_variant(Type t);
+// The variant that Variant::Default selects for a target type, for the plain or the imatrix path.
+Variant default_variant(Type t, bool imatrix);
 
 struct Options {
     std::vector<int> devices{0};
@@ -51,6 +52,7 @@ struct Options {
 struct Stats {
     double read_s = 0, h2d_s = 0, kernel_s = 0, d2h_s = 0, write_s = 0;
     double wall_s = 0;
+    double setup_s = 0;  // part of wall_s spent before streaming: device probe, buffer allocation
     uint64_t bytes_in = 0, bytes_out = 0;
     size_t chunks = 0;
     std::vector<std::string> devices;  // names of the devices used

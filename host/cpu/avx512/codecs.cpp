@@ -13,9 +13,10 @@
 #include "cpu/isa_entry.h"
 
 // GCC 12's AVX-512 intrinsics seed their results with _mm512_undefined_ps(), which -Wmaybe-uninitialized
-// reports at every inlined use (GCC bug 105593, fixed in GCC 13).
+// (and -Wuninitialized) report at every inlined use (GCC bug 105593, fixed in GCC 13).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
