@@ -48,7 +48,8 @@ Options parse(int argc, char** argv) {
             while (p <= v.size()) {
                 const size_t q = std::min(v.find(',', p), v.size());
                 const auto t = parse_type_name(v.substr(p, q - p));
-                if (!t || scalar_codec(*t) == nullptr) usage(("unknown or unquantizable type in --types: " + v).c_str());
+                if (!t || scalar_codec(*t) == nullptr)
+                    usage(("unknown or unquantizable type in --types: " + v).c_str());
                 o.types.push_back(*t);
                 p = q + 1;
             }
@@ -65,7 +66,8 @@ Options parse(int argc, char** argv) {
         }
     }
     if (o.types.empty()) o.types = quantizable_types();
-    if (o.cols <= 0 || o.cols % 256 != 0 || o.rows <= 0 || o.repeats <= 0) usage("--cols must be a multiple of 256");
+    if (o.cols <= 0 || o.cols % 256 != 0 || o.rows <= 0 || o.repeats <= 0)
+        usage("--cols must be a positive multiple of 256, --rows and --repeats positive");
     if (o.threads <= 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     return o;
 }
@@ -109,11 +111,13 @@ int main(int argc, char** argv) {
     std::vector<CpuIsa> isas;
     for (CpuIsa isa : {CpuIsa::Scalar, CpuIsa::Avx2, CpuIsa::Avx512})
         if (cpu_isa_supported(isa)) isas.push_back(isa);
-    std::printf("rows %lld x cols %lld, best of %d, 1 thread and %d threads; weights/s (M = 1e6)\n\n",
-                static_cast<long long>(o.rows), static_cast<long long>(o.cols), o.repeats, o.threads);
-
+    std::vector<int> thread_counts{1};
+    if (o.threads > 1) thread_counts.push_back(o.threads);
+    std::printf("rows %lld x cols %lld, best of %d, threads %s; weights/s (M = 1e6)\n\n",
+                static_cast<long long>(o.rows), static_cast<long long>(o.cols), o.repeats,
+                o.threads > 1 ? ("1 and " + std::to_string(o.threads)).c_str() : "1");
     std::string head = "| type | path |", rule = "|---|---|";
-    for (int nt : {1, o.threads})
+    for (int nt : thread_counts)
         for (CpuIsa isa : isas) {
             head += std::string(" ") + cpu_isa_name(isa) + " " + std::to_string(nt) + "t |";
             rule += "---:|";
@@ -131,7 +135,7 @@ int main(int argc, char** argv) {
             const float* w = imat ? qw.data() : nullptr;
             std::string line = "| " + std::string(type_info(type).name) + " | " + (imat ? "imatrix" : "plain") + " |";
             quantize_rows(*scalar_codec(type), x.data(), want.data(), o.rows, o.cols, w, o.threads);
-            for (int nt : {1, o.threads}) {
+            for (int nt : thread_counts) {
                 double scalar_rate = 0.0;
                 for (CpuIsa isa : isas) {
                     const RowCodec* c = cpu_codec(type, isa);
@@ -142,11 +146,13 @@ int main(int argc, char** argv) {
                         continue;
                     }
                     const double r = weights_per_s(*c, x, w, o, nt, got);
-                    line += " " + rate(r) + " |";
-                    if (isa == CpuIsa::Scalar)
+                    line.append(" ").append(rate(r)).append(" |");
+                    if (isa == CpuIsa::Scalar) {
                         scalar_rate = r;
-                    else
-                        line += " " + ratio(r, scalar_rate) + (c == scalar_codec(type) ? " (scalar)" : "") + " |";
+                        continue;
+                    }
+                    line.append(" ").append(ratio(r, scalar_rate));
+                    line.append(c == scalar_codec(type) ? " (scalar codec) |" : " |");
                 }
             }
             std::printf("%s\n", line.c_str());

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kFooter = R"(
 Timing: a run's wall time is the whole run_pipeline call: reading the source through its memory
-mapping, quantizing, and writing the output (space reserved, written, fsync'ed, renamed), into the
+mapping, quantizing, and writing the output (space reserved, written, renamed; no fsync, as kquant-cuda by default), into the
 work directory. Planning is not timed. The first run on a model that is not in the page cache reads it
 from disk; later runs read it from RAM. --warmup (the default) runs each path once, untimed, before the
 timed runs, so every timed run reads a cached source; with --no-warmup the first timed run includes

@@ -157,11 +157,13 @@ TEST(CliQuantize, FullDiskIsAnErrorAndLeavesNoFile) {
 
 TEST(CliQuantize, InterruptLeavesNoFile) {
     const std::string dir = fresh_test_dir();
-    const std::string in = make_synth(dir, "--preset small --dtype f16 --seed 5 --layers 2");
+    const std::string in = make_synth(dir, "--preset small --dtype f16 --seed 5 --layers 4");
     fs::create_directories(dir + "/out");
-    // One thread on Q2_K takes seconds; SIGTERM arrives after 0.3 s, in the middle of the data phase.
+    // SIGTERM is sent as soon as the temporary output exists, i.e. in the data phase (one thread on
+    // Q2_K keeps that phase going for a good fraction of a second).
     const CmdResult r = run_cmd("bash -c '" + cli_path() + " --device cpu --threads 1 --type q2_k " + in + " " + dir +
-                                "/out/q.gguf & pid=$!; sleep 0.3; kill -TERM $pid; wait $pid'");
+                                "/out/q.gguf & pid=$!; for i in $(seq 1000); do ls -A " + dir +
+                                "/out | grep -q kquant-tmp && break; sleep 0.005; done; kill -TERM $pid; wait $pid'");
     EXPECT_EQ(r.term_signal, SIGTERM) << "the run was not interrupted (exit " << r.exit_code << "): " << r.output;
     EXPECT_TRUE(list_dir(dir + "/out").empty()) << "a partial file was left behind";
 }
@@ -234,6 +236,37 @@ TEST(CliQuantize, DryRunSizeEqualsTheRealFileSize) {
         ASSERT_EQ(real.exit_code, 0) << real.output;
         EXPECT_EQ(predicted, fs::file_size(out)) << type;
     }
+}
+
+}  // namespace
+}  // namespace kquant::test
+
+namespace kquant::test {
+namespace {
+
+TEST(CliReports, VerifyPrintsPerTensorErrorsAndWritesJson) {
+    const std::string dir = fresh_test_dir();
+    const std::string in = make_synth(dir);
+    const CmdResult r = quantize("--device cpu --type q6_k --verify --report " + dir + "/r.json " + in + " " + dir + "/o.gguf");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("blk.0.attn_q.weight"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("rel err"), std::string::npos) << r.output;
+    const std::string json = slurp(dir + "/r.json");
+    EXPECT_NE(json.find("\"kind\": \"verify\""), std::string::npos) << json.substr(0, 200);
+}
+
+TEST(CliReports, CompareExitsZeroOnlyForIdenticalFiles) {
+    const std::string dir = fresh_test_dir();
+    const std::string in = make_synth(dir);
+    ASSERT_EQ(quantize("-q --device cpu --threads 1 --type q4_k_m " + in + " " + dir + "/a.gguf").exit_code, 0);
+    ASSERT_EQ(quantize("-q --device cpu --threads 2 --type q4_k_m " + in + " " + dir + "/b.gguf").exit_code, 0);
+    ASSERT_EQ(quantize("-q --device cpu --threads 2 --type q4_k_s " + in + " " + dir + "/c.gguf").exit_code, 0);
+    const CmdResult same = quantize("compare " + dir + "/a.gguf " + dir + "/b.gguf");
+    EXPECT_EQ(same.exit_code, 0) << same.output;
+    EXPECT_NE(same.output.find("identical"), std::string::npos) << same.output;
+    const CmdResult diff = quantize("compare " + dir + "/a.gguf " + dir + "/c.gguf");
+    EXPECT_EQ(diff.exit_code, 2) << diff.output;
+    EXPECT_NE(diff.output.find("different"), std::string::npos) << diff.output;
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ struct Variant {
     std::string label() const {
         return std::string(type_info(type).name) + (imat ? "_imat" : "_plain") + "_" + cpu_isa_name(isa);
     }
+    friend void PrintTo(const Variant& v, std::ostream* os) { *os << v.label(); }
 };
 
 struct GoldenOutcome {

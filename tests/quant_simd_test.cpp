@@ -64,9 +64,9 @@ float draw(Dist d, std::mt19937& rng) {
     return 0.0f;
 }
 
-std::vector<float> random_rows(Dist d, uint32_t seed, int64_t n) {
+std::vector<float> random_rows(Dist d, uint32_t seed, int64_t n, int64_t nrows = kRows) {
     std::mt19937 rng(seed);
-    std::vector<float> x(static_cast<size_t>(n * kRows));
+    std::vector<float> x(static_cast<size_t>(n * nrows));
     if (d != Dist::Mixed) {
         for (float& v : x) v = draw(d, rng);
         return x;
@@ -99,6 +99,7 @@ struct Variant {
     std::string label() const {
         return std::string(cpu_isa_name(isa)) + "_" + std::string(type_info(type).name) + (imat ? "_imat" : "_plain");
     }
+    friend void PrintTo(const Variant& v, std::ostream* os) { *os << v.label(); }
 };
 
 std::vector<Variant> all_variants() {
@@ -161,8 +162,7 @@ TEST(SimdRows, ThreadedRowsMatchScalar) {
     const CpuIsa isa = best_cpu_isa();
     if (isa == CpuIsa::Scalar) GTEST_SKIP() << "this CPU (or build) has no SIMD level";
     const int64_t n = 3 * 256, nrows = 37;
-    std::vector<float> x = random_rows(Dist::Mixed, 99u, n * nrows / kRows + n);
-    x.resize(static_cast<size_t>(n * nrows));
+    const std::vector<float> x = random_rows(Dist::Mixed, 99u, n, nrows);
     const std::vector<float> qw = random_imatrix(99u, n);
     for (Type t : quantizable_types()) {
         const size_t bytes = row_bytes(t, n) * nrows;

@@ -22,7 +22,7 @@ struct PathSpec {
 struct DeviceSettings {
     int threads = 0;             // CPU threads (<= 0: all cores)
     int gpu = 0;                 // CUDA device
-    size_t gpu_chunk_mb = 256;
+    size_t gpu_chunk_mb = 64;
     int gpu_streams = 3;
 };
 

@@ -12,6 +12,7 @@
 #include "kquant/pipeline.h"
 #include "kquant/presets.h"
 #include "kquant/quantize.h"
+#include "kquant/report.h"
 #if KQUANT_HAVE_CUDA
 #include "kquant/cuda_backend.h"
 #endif
@@ -25,9 +26,12 @@ struct CliOptions {
     std::string output_tensor_type, token_embedding_type, tensor_type_file;
     std::vector<std::string> tensor_types, overrides, include_weights, exclude_weights;
     int threads = 0, streams = 3, io_threads = 8;
-    size_t chunk_mb = 256;
+    std::string cpu_isa;  // --cpu-isa; empty: the fastest this CPU runs
+    size_t chunk_mb = 64;
     bool pure = false, leave_output = false, allow_requantize = false, dry_run = false, quiet = false;
-    bool list_types = false, fsync = false;
+    bool list_types = false, fsync = false, verify = false;
+    std::string report;
+    std::string cmp_a, cmp_b;  // `compare A B`
 };
 
 std::string shape_str(const std::vector<int64_t>& ne) {
@@ -37,6 +41,16 @@ std::string shape_str(const std::vector<int64_t>& ne) {
 }
 
 double mib(uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); }
+
+// "16.06 GB", "903.5 kB": decimal units, as throughput is quoted in GB/s.
+std::string human_bytes(double b) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    while (b >= 1000.0 && u < 4) b /= 1000.0, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
+    return buf;
+}
 
 std::vector<int> parse_gpus(const std::string& s, int count) {
     std::vector<int> out;
@@ -58,6 +72,19 @@ std::vector<int> parse_gpus(const std::string& s, int count) {
         }
     }
     return out;
+}
+
+// --cpu-isa: every level gives the same bytes; asking for one this CPU lacks is an error, not a fallback.
+CpuIsa choose_cpu_isa(const std::string& name) {
+    if (name.empty()) return best_cpu_isa();
+    for (CpuIsa isa : {CpuIsa::Scalar, CpuIsa::Avx2, CpuIsa::Avx512}) {
+        if (name != cpu_isa_name(isa)) continue;
+        if (!cpu_isa_supported(isa))
+            throw Error("--cpu-isa " + name + ": this CPU (or build) does not support it; the best it runs is " +
+                        cpu_isa_name(best_cpu_isa()));
+        return isa;
+    }
+    throw Error("--cpu-isa: unknown instruction set '" + name + "' (use scalar, avx2 or avx512)");
 }
 
 // Decides the device: auto = the GPU when one is usable, else the CPU (said on stdout).
@@ -155,6 +182,7 @@ int run(const CliOptions& o) {
         std::printf("device: cpu (%s)\n", why.c_str());
     if (po.device == DeviceKind::Cuda) po.gpus = parse_gpus(o.gpu, gpu_count);
     po.threads = o.threads;
+    po.cpu_isa = choose_cpu_isa(o.cpu_isa);
     po.gpu_chunk_bytes = o.chunk_mb << 20;
     po.gpu_streams = o.streams;
     po.io_threads = o.io_threads;
@@ -172,8 +200,15 @@ int run(const CliOptions& o) {
         const std::string fb = fallback_summary(plan);
         if (!fb.empty()) std::printf("%s\n", fb.c_str());
     }
-    std::printf("done: %zu tensors (%zu quantized), %.2f GB in, %.2f GB out, %.3f s, %.2f GB/s source read, on %s\n",
-                st.tensors, st.quantized, st.bytes_in / 1e9, st.bytes_out / 1e9, st.seconds,
+    if (o.verify || !o.report.empty()) {
+        const report::VerifyReport v = report::verify(o.input, o.output, o.threads);
+        if (o.verify) report::print_verify(v, stdout, o.quiet ? 10 : 0);
+        if (!o.report.empty()) report::write_report_json(o.report, v);
+        if (!v.ok()) throw Error("verification of " + o.output + " failed: " + v.problems.front());
+    }
+    std::printf("done: %zu tensors (%zu quantized), %s in, %s out, %.3f s, %.2f GB/s source read, on %s\n",
+                st.tensors, st.quantized, human_bytes(static_cast<double>(st.bytes_in)).c_str(),
+                human_bytes(static_cast<double>(st.bytes_out)).c_str(), st.seconds,
                 st.seconds > 0 ? st.bytes_in / 1e9 / st.seconds : 0.0, st.backend.c_str());
     return 0;
 }
@@ -192,6 +227,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}, CLI::ignore_case));
     app.add_option("--gpu", o.gpu, "CUDA device(s): N, N,M or all");
     app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--cpu-isa", o.cpu_isa, "CPU instruction set: scalar, avx2 or avx512 (default: the fastest "
+                                           "this CPU runs; the bytes are the same)");
     app.add_flag("--pure", o.pure, "Every eligible tensor gets the preset's default type (no per-tensor rules)");
     app.add_flag("--leave-output-tensor", o.leave_output, "Leave output.weight unquantized");
     app.add_option("--output-tensor-type", o.output_tensor_type, "Type of output.weight");
@@ -214,7 +251,24 @@ int main(int argc, char** argv) {
     app.add_flag("--fsync", o.fsync, "Flush the output to disk before renaming it into place");
     app.add_flag("-q,--quiet", o.quiet, "Print only the summary line");
     app.add_flag("--list-types", o.list_types, "List the types and presets this build can produce");
+    app.add_flag("--verify", o.verify, "After quantizing, report each tensor's error against the source");
+    app.add_option("--report", o.report, "Write the per-tensor error table as JSON");
+    CLI::App* cmp = app.add_subcommand("compare", "Compare two GGUF files tensor by tensor (exit 0 when identical)");
+    cmp->add_option("a", o.cmp_a, "First GGUF")->required()->check(CLI::ExistingFile);
+    cmp->add_option("b", o.cmp_b, "Second GGUF")->required()->check(CLI::ExistingFile);
+    cmp->add_option("--report", o.report, "Write the comparison as JSON");
     CLI11_PARSE(app, argc, argv);
+    if (cmp->parsed()) {
+        try {
+            const report::CompareReport r = report::compare(o.cmp_a, o.cmp_b);
+            report::print_compare(r, stdout);
+            if (!o.report.empty()) report::write_report_json(o.report, r);
+            return r.identical() ? 0 : 2;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "kquant-cuda: error: %s\n", e.what());
+            return 1;
+        }
+    }
     if (!o.list_types && (o.input.empty() || o.output.empty() || o.type.empty())) {
         std::fprintf(stderr, "%s\nerror: INPUT, OUTPUT and --type are required\n", app.help().c_str());
         return 1;

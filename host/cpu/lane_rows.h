@@ -1,6 +1,6 @@
 // The SIMD row drivers: which lane of a vector runs which unit of a row. The arithmetic is the block math
 // of include/kquant/ instantiated with a vector lane type V (simd/lanes.h); these drivers only move data
-// between the row and lane-major scratch (element i of every lane contiguous), call the phases in the
+// between the row and lanes (vector i holds element i of every lane), call the phases in the
 // scalar path's order, and pack the bytes with the codecs' own scalar functions.
 //
 // Lane mapping (W = lanes per vector):
@@ -17,6 +17,7 @@
 // types; no std:: templates, so that nothing shared with the scalar path is emitted there.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "kquant/blocks.h"
 #include "kquant/codec.h"
@@ -37,22 +38,22 @@ using RawQuantizeRowFn = void (*)(const float* x, void* y, int64_t n_per_row, co
 
 inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// Lane-major copy of `units` units of `len` consecutive floats: dst[i·W + k] = src[k·len + i], zeros for
-// the lanes k >= units.
-template <int W>
-inline void to_lanes(const float* src, int units, int len, float* dst) {
-    for (int i = 0; i < len; ++i)
-        for (int k = 0; k < W; ++k) dst[i * W + k] = k < units ? src[k * len + i] : 0.0f;
+// The lanes of `units` units of `len` consecutive floats: out[i] lane k = src[k·len + i], zeros in the
+// lanes k >= units.
+template <class V>
+inline void load_units(const float* src, int units, int len, V* out) {
+    for (int i = 0; i < len; ++i) out[i] = units > 0 ? LaneTraits<V>::gather(src + i, len, units) : V(0.0f);
 }
 
-// The codes of lane-major vectors L[0..len) back to unit-major bytes: dst[k·len + i] = lane k of L[i].
+// The codes of lane vectors L[0..len) back to unit-major bytes, dst[k·len + i] = lane k of L[i], four
+// elements at a time as one little-endian int32 per lane (len is a multiple of 4; codes are bytes).
 template <class V>
-inline void from_lanes(const LaneCode<V>* L, int units, int len, uint8_t* dst) {
+inline void store_codes(const LaneCode<V>* L, int units, int len, uint8_t* dst) {
     constexpr int W = LaneTraits<V>::kWidth;
     alignas(64) int32_t tmp[W];
-    for (int i = 0; i < len; ++i) {
-        store_lanes(tmp, L[i]);
-        for (int k = 0; k < units; ++k) dst[k * len + i] = static_cast<uint8_t>(tmp[k]);
+    for (int i = 0; i < len; i += 4) {
+        store_lanes(tmp, L[i] | (L[i + 1] << 8) | (L[i + 2] << 16) | (L[i + 3] << 24));
+        for (int k = 0; k < units; ++k) std::memcpy(dst + k * len + i, tmp + k, 4);
     }
 }
 
@@ -68,11 +69,10 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
     const int64_t nb = n_per_row / QK_K;
     const bool weighted = qw != nullptr;
 
-    alignas(64) float xt[kVecs][kLen * W];
-    alignas(64) float qt[kVecs][kLen * W];
+    V xs[kVecs][kLen], qs[kLen];
+    LaneCode<V> L[kVecs][kLen];
     alignas(64) float lane_sigma2[W], lane_d[W], lane_m[W];
     alignas(64) float fit_scale[kVecs][W], fit_min[kVecs][W], fit_sum_w[kVecs][W];
-    LaneCode<V> L[kVecs][kLen];
     uint8_t Lb[kBatch * QK_K];
     float sigma2[kBatch];
     bool ok[kBatch];
@@ -82,21 +82,16 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
         const int nblk = static_cast<int>(min_i64(kBatch, nb - b0));
         const int nunits = nblk * kSub;  // real lanes in this batch
         const float* xb = x + b0 * QK_K;
-        const float* qb = weighted ? qw + b0 * QK_K : nullptr;
         for (int b = 0; b < nblk; ++b) sigma2[b] = weighted ? C::block_sigma2(xb + b * QK_K) : 0.0f;
 
         // Phase 1 per lane: weights and search.
         for (int v = 0; v < kVecs; ++v) {
             const int u0 = v * W, units = nunits - u0 < W ? (nunits - u0 > 0 ? nunits - u0 : 0) : W;
-            to_lanes<W>(xb + u0 * kLen, units, kLen, xt[v]);
-            if (weighted) to_lanes<W>(qb + u0 * kLen, units, kLen, qt[v]);
+            load_units(xb + u0 * kLen, units, kLen, xs[v]);
+            if (weighted) load_units(qw + b0 * QK_K + u0 * kLen, units, kLen, qs);
             for (int k = 0; k < W; ++k) lane_sigma2[k] = k < units ? sigma2[(u0 + k) / kSub] : 0.0f;
-            V xs[kLen], qs[kLen];
-            for (int i = 0; i < kLen; ++i) xs[i] = LaneTraits<V>::load(xt[v] + i * W);
-            if (weighted)
-                for (int i = 0; i < kLen; ++i) qs[i] = LaneTraits<V>::load(qt[v] + i * W);
             const kq::SubblockFitT<V> f =
-                C::fit_subblock(xs, weighted ? qs : nullptr, LaneTraits<V>::load(lane_sigma2), L[v]);
+                C::fit_subblock(xs[v], weighted ? qs : nullptr, LaneTraits<V>::load(lane_sigma2), L[v]);
             store_lanes(fit_scale[v], f.scale);
             store_lanes(fit_min[v], f.min);
             store_lanes(fit_sum_w[v], f.sum_w);
@@ -111,8 +106,10 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
 
         // Phase 3a per lane; a lane whose block is final (or missing) gets d = 0: it keeps its codes.
         for (int v = 0; v < kVecs; ++v) {
+            const int u0 = v * W;
+            if (u0 >= nunits) break;
             for (int k = 0; k < W; ++k) {
-                const int u = v * W + k, b = u / kSub;
+                const int u = u0 + k, b = u / kSub;
                 lane_d[k] = lane_m[k] = 0.0f;
                 if (u < nunits && ok[b]) {
                     const kq::StoredScale s = C::stored_scale(u % kSub, y[b0 + b]);
@@ -120,11 +117,8 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
                     lane_m[k] = s.m;
                 }
             }
-            V xs[kLen];
-            for (int i = 0; i < kLen; ++i) xs[i] = LaneTraits<V>::load(xt[v] + i * W);
-            C::requantize(xs, LaneTraits<V>::load(lane_d), LaneTraits<V>::load(lane_m), L[v]);
-            const int u0 = v * W;
-            if (u0 < nunits) from_lanes<V>(L[v], nunits - u0 < W ? nunits - u0 : W, kLen, Lb + u0 * kLen);
+            C::requantize(xs[v], LaneTraits<V>::load(lane_d), LaneTraits<V>::load(lane_m), L[v]);
+            store_codes<V>(L[v], nunits - u0 < W ? nunits - u0 : W, kLen, Lb + u0 * kLen);
         }
 
         // Phase 3b per block.
@@ -145,9 +139,9 @@ void quantize_row_iq4_xs(const float* x, void* out, int64_t n_per_row, const flo
     const int64_t nb = n_per_row / QK_K;
     const bool weighted = qw != nullptr;
 
-    alignas(64) float xt[kLen * W], qt[kLen * W];
-    alignas(64) float lane_sigma2[W], lane_scale[W], lane_idl[W];
+    V xs[kLen], qs[kLen];
     LaneCode<V> L[kLen];
+    alignas(64) float lane_sigma2[W], lane_scale[W], lane_idl[W];
     uint8_t Lb[kBatch * QK_K];
     int codes[kBatch][kSub];
 
@@ -155,16 +149,12 @@ void quantize_row_iq4_xs(const float* x, void* out, int64_t n_per_row, const flo
         const int nblk = static_cast<int>(min_i64(kBatch, nb - b0));
         const int units = nblk * kSub;
         const float* xb = x + b0 * QK_K;
-        to_lanes<W>(xb, units, kLen, xt);
-        if (weighted) to_lanes<W>(qw + b0 * QK_K, units, kLen, qt);
+        load_units(xb, units, kLen, xs);
+        if (weighted) load_units(qw + b0 * QK_K, units, kLen, qs);
         for (int b = 0; b < kBatch; ++b) {
             const float s2 = weighted && b < nblk ? iq4::superblock_sigma2(xb + b * QK_K, QK_K) : 0.0f;
             for (int j = 0; j < kSub; ++j) lane_sigma2[b * kSub + j] = s2;
         }
-        V xs[kLen], qs[kLen];
-        for (int i = 0; i < kLen; ++i) xs[i] = LaneTraits<V>::load(xt + i * W);
-        if (weighted)
-            for (int i = 0; i < kLen; ++i) qs[i] = LaneTraits<V>::load(qt + i * W);
 
         // Phase 1 per lane, phase 2 per block, phase 3's scale per sub-block, its codes per lane.
         store_lanes(lane_scale, iq4::subblock_search(xs, weighted ? qs : nullptr, LaneTraits<V>::load(lane_sigma2)));
@@ -179,7 +169,7 @@ void quantize_row_iq4_xs(const float* x, void* out, int64_t n_per_row, const flo
             }
         }
         iq4::subblock_codes(xs, LaneTraits<V>::load(lane_idl), T.v, L);
-        from_lanes<V>(L, units, kLen, Lb);
+        store_codes<V>(L, units, kLen, Lb);
         for (int b = 0; b < nblk; ++b) {
             for (int j = 0; j < kSub; ++j) iq4::pack_codes(Lb + (b * kSub + j) * kLen, y[b0 + b].qs + j * 16);
             iq4::xs_pack_scale_codes(codes[b], y + b0 + b);
@@ -197,23 +187,19 @@ void quantize_row_blocks(const float* x, void* out, int64_t n_per_row, const flo
     const bool weighted = qw != nullptr;
     const float s2 = weighted && C::kRowSigma2 ? row_sigma2(x, n_per_row) : 0.0f;
 
-    alignas(64) float xt[kLen * W], qt[kLen * W];
-    alignas(64) float lane_d[W], lane_m[W];
+    V xs[kLen], qs[kLen];
     LaneCode<V> L[kLen];
+    alignas(64) float lane_d[W], lane_m[W];
     uint8_t Lb[W * kLen];
 
     for (int64_t b0 = 0; b0 < nb; b0 += W) {
         const int units = static_cast<int>(min_i64(W, nb - b0));
-        to_lanes<W>(x + b0 * kLen, units, kLen, xt);
-        if (weighted) to_lanes<W>(qw + b0 * kLen, units, kLen, qt);
-        V xs[kLen], qs[kLen];
-        for (int i = 0; i < kLen; ++i) xs[i] = LaneTraits<V>::load(xt + i * W);
-        if (weighted)
-            for (int i = 0; i < kLen; ++i) qs[i] = LaneTraits<V>::load(qt + i * W);
+        load_units(x + b0 * kLen, units, kLen, xs);
+        if (weighted) load_units(qw + b0 * kLen, units, kLen, qs);
         const legacy::BlockFitT<V> f = C::fit(xs, weighted ? qs : nullptr, V(s2), L);
         store_lanes(lane_d, f.d);
         store_lanes(lane_m, f.m);
-        from_lanes<V>(L, units, kLen, Lb);
+        store_codes<V>(L, units, kLen, Lb);
         for (int k = 0; k < units; ++k) C::store(lane_d[k], lane_m[k], Lb + k * kLen, y + b0 + k);
     }
 }

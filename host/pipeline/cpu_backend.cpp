@@ -1,5 +1,5 @@
 // The CPU backend: threads take chunks of rows, convert them to f32, check them for NaN/Inf, quantize
-// them with the scalar codec and hand the bytes to the writer. Row chunks are independent, so the bytes
+// them with the codec of the chosen instruction set and hand the bytes to the writer. Row chunks are independent, so the bytes
 // never depend on the thread count.
 #include <algorithm>
 #include <atomic>
@@ -26,11 +26,13 @@ void source_to_f32(Type t, const void* src, float* dst, int64_t n) {
 }  // namespace
 
 void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file, int threads,
-                  const WriteFn& write, const ProgressFn& progress) {
+                  const WriteFn& write, const ProgressFn& progress, CpuIsa isa) {
+    if (!cpu_isa_supported(isa))
+        throw Error(std::string("CPU instruction set ") + cpu_isa_name(isa) + " is not supported by this CPU");
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const QuantJob& job = jobs[ji];
-        const RowCodec* codec = scalar_codec(job.dst_type);
+        const RowCodec* codec = cpu_codec(job.dst_type, isa);
         if (codec == nullptr)
             fail(src_file, job.name, "no quantizer for type " + std::string(type_info(job.dst_type).name));
         const size_t src_row = row_bytes(job.src_type, job.n_per_row);

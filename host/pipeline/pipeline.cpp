@@ -175,10 +175,10 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
 #endif
     }
     if (on_cpu) {
-        run_cpu_jobs(jobs, in.path(), opt.threads, write, progress);
+        run_cpu_jobs(jobs, in.path(), opt.threads, write, progress, opt.cpu_isa);
         const unsigned hc = std::thread::hardware_concurrency();
-        st.backend = "cpu (scalar, " + std::to_string(opt.threads > 0 ? opt.threads : static_cast<int>(hc)) +
-                     " threads)";
+        st.backend = std::string("cpu (") + cpu_isa_name(opt.cpu_isa) + ", " +
+                     std::to_string(opt.threads > 0 ? opt.threads : static_cast<int>(hc)) + " threads)";
     }
     bar.finish();
     w.commit(opt.fsync);

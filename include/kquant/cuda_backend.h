@@ -41,7 +41,7 @@ Variant default_variant(Type t, bool imatrix);
 
 struct Options {
     std::vector<int> devices{0};
-    size_t chunk_bytes = size_t(256) << 20;  // device memory per stream (source + quantized rows)
+    size_t chunk_bytes = size_t(64) << 20;   // device memory per stream (source + quantized rows)
     int streams = 3;                          // chunks in flight per device
     int io_threads = 8;                       // host threads copying the mapping into pinned memory
     Variant variant = Variant::Default;

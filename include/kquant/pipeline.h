@@ -7,6 +7,7 @@
 
 #include "kquant/gguf.h"
 #include "kquant/job.h"
+#include "kquant/quantize.h"
 
 namespace kquant {
 
@@ -28,8 +29,10 @@ enum class DeviceKind { Cpu, Cuda };
 struct PipelineOptions {
     DeviceKind device = DeviceKind::Cpu;
     int threads = 0;                      // CPU threads; <= 0: all cores
+    CpuIsa cpu_isa = CpuIsa::Scalar;      // CPU codecs' instruction set (same bytes on every level; the
+                                          // CLI picks best_cpu_isa()); one this CPU lacks is an error
     std::vector<int> gpus{0};
-    size_t gpu_chunk_bytes = 256u << 20;  // per stream staging / device buffer
+    size_t gpu_chunk_bytes = 64u << 20;   // per stream staging / device buffer (64 MiB measured fastest)
     int gpu_streams = 3;
     int io_threads = 8;
     bool progress = false;                // progress line on stderr
@@ -55,8 +58,9 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
                            const std::vector<PlannedTensor>& plan, const std::string& out_path,
                            const PipelineOptions& opt, const std::function<void(const std::string&)>& log);
 
-// The CPU backend: quantizes jobs with the scalar codecs on opt.threads threads.
+// The CPU backend: quantizes jobs with the codecs of instruction set `isa` (cpu_codec) on `threads`
+// threads. Throws if this CPU lacks `isa`.
 void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file, int threads,
-                  const WriteFn& write, const ProgressFn& progress);
+                  const WriteFn& write, const ProgressFn& progress, CpuIsa isa = CpuIsa::Scalar);
 
 }  // namespace kquant

@@ -57,6 +57,8 @@ inline M8 operator!=(F8 a, F8 b) { return cmp8(_mm256_cmp_ps(a.v, b.v, _CMP_NEQ_
 inline I8 operator+(I8 a, I8 b) { return I8(_mm256_add_epi32(a.v, b.v)); }
 inline I8 operator-(I8 a, I8 b) { return I8(_mm256_sub_epi32(a.v, b.v)); }
 inline I8 operator>>(I8 a, int s) { return I8(_mm256_srai_epi32(a.v, s)); }
+inline I8 operator<<(I8 a, int s) { return I8(_mm256_slli_epi32(a.v, s)); }
+inline I8 operator|(I8 a, I8 b) { return I8(_mm256_or_si256(a.v, b.v)); }
 inline M8 operator==(I8 a, I8 b) { return M8(_mm256_cmpeq_epi32(a.v, b.v)); }
 inline M8 operator!=(I8 a, I8 b) { return M8(_mm256_xor_si256(_mm256_cmpeq_epi32(a.v, b.v), _mm256_set1_epi32(-1))); }
 inline M8 operator>(I8 a, I8 b) { return M8(_mm256_cmpgt_epi32(a.v, b.v)); }
@@ -107,24 +109,31 @@ inline F8 kq_round(F8 v) {
     return F8(_mm256_blendv_ps(t, _mm256_add_ps(t, step), half));  // a select: keeps -0.0
 }
 
-// A 16-entry int8 table as floats; lookup picks entry i of each lane (i in 0..15).
+// A 16-entry int8 table, in both 128-bit halves; lookup picks entry i of each lane (i in 0..15) with one
+// byte shuffle: byte 0 of each lane gets the entry (bytes 1-3, index 0, are shifted out), then the int8 is
+// sign-extended and converted exactly.
 struct Table8 {
-    __m256 lo, hi;
+    __m256i bytes;
 };
 inline Table8 load_table8(const int8_t* values) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(values));
-    return Table8{_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)),
-                  _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)))};
+    return Table8{_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)))};
 }
 inline F8 lookup(const Table8& t, I8 i) {
-    const __m256 lo = _mm256_permutevar8x32_ps(t.lo, i.v), hi = _mm256_permutevar8x32_ps(t.hi, i.v);
-    return F8(_mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_cmpgt_epi32(i.v, _mm256_set1_epi32(7)))));
+    const __m256i b = _mm256_shuffle_epi8(t.bytes, i.v);
+    return F8(_mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(b, 24), 24)));
 }
 
-// ---- lane-major scratch: lane k of a vector is element k of an array --------------------------------
-inline F8 load_lanes(const float* p) { return F8(_mm256_loadu_ps(p)); }
+// ---- moving data between a row and lanes -----------------------------------------------------------
 inline void store_lanes(float* p, F8 v) { _mm256_storeu_ps(p, v.v); }
 inline void store_lanes(int32_t* p, I8 v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v.v); }
+// Lane k = p[k·stride] for the first `units` lanes, 0 in the others.
+inline F8 gather_lanes(const float* p, int stride, int units) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i idx = _mm256_mullo_epi32(iota, _mm256_set1_epi32(stride));
+    if (units >= 8) return F8(_mm256_i32gather_ps(p, idx, 4));
+    const __m256 mask = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(units), iota));
+    return F8(_mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, mask, 4));
+}
 
 }  // namespace kquant::simd
 
@@ -137,7 +146,8 @@ struct LaneTraits<simd::F8> {
     using Code = simd::I8;
     static constexpr int kWidth = 8;
     static simd::Table8 table(const int8_t* values) { return simd::load_table8(values); }
-    static simd::F8 load(const float* p) { return simd::load_lanes(p); }  // lane k = p[k]
+    static simd::F8 load(const float* p) { return simd::F8(_mm256_loadu_ps(p)); }  // lane k = p[k]
+    static simd::F8 gather(const float* p, int stride, int units) { return simd::gather_lanes(p, stride, units); }
 };
 
 }  // namespace kquant

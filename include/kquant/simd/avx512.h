@@ -57,6 +57,8 @@ inline M16 operator!=(F16 a, F16 b) { return M16(_mm512_cmp_ps_mask(a.v, b.v, _C
 inline I16 operator+(I16 a, I16 b) { return I16(_mm512_add_epi32(a.v, b.v)); }
 inline I16 operator-(I16 a, I16 b) { return I16(_mm512_sub_epi32(a.v, b.v)); }
 inline I16 operator>>(I16 a, int s) { return I16(_mm512_srai_epi32(a.v, static_cast<unsigned>(s))); }
+inline I16 operator<<(I16 a, int s) { return I16(_mm512_slli_epi32(a.v, static_cast<unsigned>(s))); }
+inline I16 operator|(I16 a, I16 b) { return I16(_mm512_or_si512(a.v, b.v)); }
 inline M16 operator==(I16 a, I16 b) { return M16(_mm512_cmpeq_epi32_mask(a.v, b.v)); }
 inline M16 operator!=(I16 a, I16 b) { return M16(_mm512_cmpneq_epi32_mask(a.v, b.v)); }
 inline M16 operator>(I16 a, I16 b) { return M16(_mm512_cmpgt_epi32_mask(a.v, b.v)); }
@@ -117,10 +119,16 @@ inline Table16 load_table16(const int8_t* values) {
 }
 inline F16 lookup(const Table16& t, I16 i) { return F16(_mm512_permutexvar_ps(i.v, t.v)); }
 
-// ---- lane-major scratch ----------------------------------------------------------------------------
-inline F16 load_lanes16(const float* p) { return F16(_mm512_loadu_ps(p)); }
+// ---- moving data between a row and lanes -----------------------------------------------------------
 inline void store_lanes(float* p, F16 v) { _mm512_storeu_ps(p, v.v); }
 inline void store_lanes(int32_t* p, I16 v) { _mm512_storeu_si512(p, v.v); }
+// Lane k = p[k·stride] for the first `units` lanes, 0 in the others.
+inline F16 gather_lanes16(const float* p, int stride, int units) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(stride));
+    const __mmask16 mask = static_cast<__mmask16>(units >= 16 ? 0xffff : (1u << units) - 1u);
+    return F16(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, idx, p, 4));
+}
 
 }  // namespace kquant::simd
 
@@ -133,7 +141,8 @@ struct LaneTraits<simd::F16> {
     using Code = simd::I16;
     static constexpr int kWidth = 16;
     static simd::Table16 table(const int8_t* values) { return simd::load_table16(values); }
-    static simd::F16 load(const float* p) { return simd::load_lanes16(p); }  // lane k = p[k]
+    static simd::F16 load(const float* p) { return simd::F16(_mm512_loadu_ps(p)); }  // lane k = p[k]
+    static simd::F16 gather(const float* p, int stride, int units) { return simd::gather_lanes16(p, stride, units); }
 };
 
 }  // namespace kquant

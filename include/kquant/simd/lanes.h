@@ -14,6 +14,9 @@
 //   to_code(i)        the byte a uint8_t store keeps    from_code(c)     that byte as an int
 //   to_int8(i)        the value an int8_t store keeps   kq_round(v)      roundf (halves away from zero)
 //   trunc_to_int32_x86(v)  (formats/legacy.h) cvttss2si: toward zero, INT32_MIN for NaN / out of range
+// The CPU's SIMD row drivers (host/cpu/lane_rows.h) also move data with LaneTraits<V>::load(p) (lane k =
+// p[k]), LaneTraits<V>::gather(p, stride, units) (lane k = p[k·stride], zeros past `units`) and
+// store_lanes(p, v); only the vector types have those.
 //   LaneTraits<V>::table(values) + lookup(table, i)     float(values[i]) of a 16-entry int8 table
 //
 // How scalar code becomes lane code: `if (c) x = y;` is `x = select(c, y, x)`; a branch that only skips
