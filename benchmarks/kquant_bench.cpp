@@ -104,8 +104,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"f16", "bf16", "f32"}));
     app.add_option("--seed", seed, "Synthetic model's seed");
     app.add_option("--synth-bin", synth_bin, "kquant-synth executable (default: next to kquant-bench, else on PATH)");
-    app.add_option("--types", types, "Comma-separated presets (llama-quantize names, case-insensitive)");
-    app.add_option("--paths", paths, "Comma-separated paths: scalar, cuda, avx2");
+    app.add_option("--types", types,
+                   "Comma-separated presets (llama-quantize names, case-insensitive); NAME-pure runs the preset with --pure");
+    app.add_option("--paths", paths, "Comma-separated paths: scalar, avx2, avx512, cuda");
     app.add_option("--repeats", repeats, "Timed runs per type and path (paths alternate within a repeat)")
         ->check(CLI::Range(1, 1000));
     app.add_option("--threads", dev.threads, "CPU threads for the scalar path and kquant-synth (default: all cores)")
@@ -132,7 +133,8 @@ int main(int argc, char** argv) {
         if (rs.types.empty()) throw Error("--types is empty");
         for (const std::string& t : rs.types) {  // the model-independent checks, before any work
             try {
-                require_supported(parse_preset(t));
+                const bool pure = t.size() > 5 && t.ends_with("-pure");
+                require_supported(parse_preset(pure ? t.substr(0, t.size() - 5) : t));
             } catch (const Error& e) {
                 throw Error("--types " + t + ": " + e.what());
             }

@@ -1,5 +1,6 @@
 // The benchmark paths: how each one sets up the pipeline, and whether this build and machine can run it.
 #include "kquant/error.h"
+#include "kquant/quantize.h"
 #include "kquant_bench/bench.h"
 #if KQUANT_HAVE_CUDA
 #include "kquant/cuda_backend.h"
@@ -7,7 +8,7 @@
 
 namespace kquant::bench {
 
-std::vector<std::string> known_paths() { return {"scalar", "avx2", "cuda"}; }
+std::vector<std::string> known_paths() { return {"scalar", "avx2", "avx512", "cuda"}; }
 
 PathSpec make_path(const std::string& name, const DeviceSettings& d) {
     PathSpec p;
@@ -19,12 +20,12 @@ PathSpec make_path(const std::string& name, const DeviceSettings& d) {
     if (name == "scalar") {
         p.options.device = DeviceKind::Cpu;
         p.available = true;
-    } else if (name == "avx2") {
-        // Hook for the AVX2 CPU path: when PipelineOptions gains its CPU ISA option, set it here
-        // (device Cpu, ISA avx2), mark the path available when the CPU supports AVX2 (and give that as
-        // the reason otherwise), and keep "scalar" pinned to the scalar ISA.
+    } else if (name == "avx2" || name == "avx512") {
+        const CpuIsa isa = name == "avx2" ? CpuIsa::Avx2 : CpuIsa::Avx512;
         p.options.device = DeviceKind::Cpu;
-        p.reason = "not in this build: the pipeline has no CPU ISA option yet";
+        p.options.cpu_isa = isa;
+        p.available = cpu_isa_supported(isa);
+        if (!p.available) p.reason = std::string("this CPU has no ") + cpu_isa_name(isa);
     } else if (name == "cuda") {
         p.options.device = DeviceKind::Cuda;
         p.options.gpus = {d.gpu};

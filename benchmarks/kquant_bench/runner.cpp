@@ -28,10 +28,14 @@ Prepared prepare(const gguf::Reader& in, const std::string& type) {
     Prepared p;
     p.type = type;
     try {
-        p.preset = &parse_preset(type);
+        // "q4_k-pure": the preset with --pure, i.e. one type for every eligible tensor.
+        const std::string suffix = "-pure";
+        const bool pure = type.size() > suffix.size() && type.ends_with(suffix);
+        p.preset = &parse_preset(pure ? type.substr(0, type.size() - suffix.size()) : type);
         require_supported(*p.preset);
         QuantParams params;
         params.set_preset(*p.preset);
+        params.pure = pure;
         const ModelInfo model = model_info_from_kvs(in.kvs(), {}, in.path());
         p.plan = plan_quantization(in.tensors(), model, params, nullptr, in.path());
         p.kvs = build_output_kvs(in.kvs(), output_file_type(params, in.kvs(), in.tensors()), {});
