@@ -32,8 +32,11 @@ def kv_value(reader, key):
 
 
 def supported_types(cli):
-    out = run([cli, "--list-types"]).stdout.split()
-    return [t for t in TYPES if t in out]
+    out = [t.lower() for t in run([cli, "--list-types"]).stdout.split()]
+    missing = [t for t in TYPES if t not in out]
+    if missing:  # every type must be there: a silent subset would hide a regression
+        raise SystemExit(f"kquant-cuda --list-types lacks {missing}")
+    return TYPES
 
 
 def main():
