@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$(scripts/cuda_archs.sh)" >/dev/null
 cmake --build build -j"$(nproc)" --target kquant-cuda kquant-synth
 mkdir -p out
 build/kquant-synth --preset small --dtype f16 --seed 1 out/synth-small-f16.gguf

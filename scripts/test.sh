@@ -9,13 +9,9 @@ jobs=${JOBS:-$(nproc)}
 
 scripts/setup.sh
 
-# CUDA code is compiled for one architecture here (the GPU's own when one is present, else sm_90): the
-# tests need no more, and it keeps a CI run on 2 cores short. KQUANT_CUDA_ARCHS overrides it; a plain
-# CMake build (scripts/demo.sh, README) keeps the full default list.
-archs=${KQUANT_CUDA_ARCHS:-}
-if [ -z "$archs" ]; then
-  if nvidia-smi -L >/dev/null 2>&1; then archs=native; else archs=90; fi
-fi
+# CUDA code is compiled for one architecture (scripts/cuda_archs.sh): the tests need no more, and it keeps
+# a CI run on 2 cores short.
+archs=$(scripts/cuda_archs.sh)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" ${KQUANT_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
