@@ -12,7 +12,9 @@ scripts/setup.sh
 # CUDA code is compiled for one architecture (scripts/cuda_archs.sh): the tests need no more, and it keeps
 # a CI run on 2 cores short.
 archs=$(scripts/cuda_archs.sh)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" ${KQUANT_CMAKE_ARGS:-} >/dev/null
+# The Python tests run with the interpreter that setup.sh installed `gguf` for.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$archs" \
+      -DPython3_EXECUTABLE="$(command -v "${PYTHON:-python3}")" ${KQUANT_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
