@@ -1,5 +1,7 @@
 #include "support/gguf_builder.h"
 
+#include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <cstring>
@@ -180,7 +182,16 @@ std::vector<uint8_t> read_file(const std::string& path) {
 
 std::string fresh_test_dir(const std::string& name) {
     namespace fs = std::filesystem;
-    const fs::path dir = fs::path(KQ_TEST_TMPDIR) / name;
+    // CTest runs tests in parallel processes: the running test's own name keeps their directories apart
+    // even when two tests ask for the same name.
+    fs::path dir = fs::path(KQ_TEST_TMPDIR);
+    if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
+        std::string test = std::string(info->test_suite_name()) + "." + info->name();
+        for (char& c : test)
+            if (c == '/') c = '_';
+        dir /= test;
+    }
+    dir /= name;
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir.string();

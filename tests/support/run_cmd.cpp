@@ -27,13 +27,7 @@ CmdResult run_cmd(const std::string& cmd) {
     return r;
 }
 
-std::string fresh_test_dir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "." + info->name();
-    for (char& c : name)
-        if (c == '/') c = '_';
-    return fresh_test_dir(name);
-}
+std::string fresh_test_dir() { return fresh_test_dir("work"); }
 
 std::string cli_path() { return KQ_CLI_PATH; }
 std::string synth_path() { return KQ_SYNTH_PATH; }
