@@ -94,7 +94,7 @@ DeviceKind choose_device(const CliOptions& o, std::string* why, int* gpu_count) 
     const cuda::DeviceStatus st = cuda::probe();
     *gpu_count = st.count;
     if (st.count > 0 && o.device != "cpu") return DeviceKind::Cuda;
-    *why = st.reason.empty() ? "no CUDA device" : st.reason;
+    *why = st.reason.empty() ? "no CUDA device" : "no usable CUDA device: " + st.reason;
 #else
     *why = "this build has no CUDA support (nvcc was not found when it was built)";
 #endif
