@@ -25,10 +25,9 @@ __global__ void __launch_bounds__(generic_tpb<C>()) generic_kernel(Launch l) {
     __shared__ float xs[TPB * (BE + 1)];
     __shared__ __align__(16) uint8_t ys[TPB * sizeof(Block)];
 
-    const int64_t nb_row = l.n_per_row / BE;
-    const int64_t total = l.nrows * nb_row;
-    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * TPB;
-    const int nblk = static_cast<int>(total - b0 < TPB ? total - b0 : TPB);
+    const CtaBlocks cta = cta_blocks(l, BE, TPB);
+    const int64_t nb_row = cta.per_row, b0 = cta.first;
+    const int nblk = cta.count;
 
     stage<Src, BE>(static_cast<const typename Src::T*>(l.d_src), b0 * BE, nblk * BE, xs, l.d_first_bad);
     __syncthreads();

@@ -22,10 +22,9 @@ __global__ void __launch_bounds__(kThreads) iq4xs_subblock_kernel(Launch l) {
     __shared__ float xs[BPC * QK_K + BPC * QK_K / kLen];
     __shared__ __align__(16) uint8_t ys[BPC * sizeof(block_iq4_xs)];
 
-    const int64_t nb_row = l.n_per_row / QK_K;
-    const int64_t total = l.nrows * nb_row;
-    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * BPC;
-    const int nblk = static_cast<int>(total - b0 < BPC ? total - b0 : BPC);
+    const CtaBlocks cta = cta_blocks(l, QK_K, BPC);
+    const int64_t nb_row = cta.per_row, b0 = cta.first;
+    const int nblk = cta.count;
     stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
     __syncthreads();
 

@@ -66,10 +66,9 @@ __global__ void __launch_bounds__(kWarps * 32) iq4nl_warp_kernel(Launch l) {
     __shared__ float ws[kBlocks][kLen];
     __shared__ __align__(16) uint8_t ys[kBlocks * sizeof(block_iq4_nl)];
 
-    const int64_t nb_row = l.n_per_row / kLen;
-    const int64_t total = l.nrows * nb_row;
-    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * kBlocks;
-    const int nblk = static_cast<int>(total - b0 < kBlocks ? total - b0 : kBlocks);
+    const CtaBlocks cta = cta_blocks(l, kLen, kBlocks);
+    const int64_t nb_row = cta.per_row, b0 = cta.first;
+    const int nblk = cta.count;
     stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * kLen, nblk * kLen, xs, l.d_first_bad);
     __syncthreads();
 
@@ -108,10 +107,9 @@ __global__ void __launch_bounds__(kWarps * 32) iq4xs_warp_kernel(Launch l) {
     __shared__ int codes[kWarps][kSub];
     __shared__ __align__(16) uint8_t ys[kWarps * sizeof(block_iq4_xs)];
 
-    const int64_t nb_row = l.n_per_row / QK_K;
-    const int64_t total = l.nrows * nb_row;
-    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * kWarps;
-    const int nblk = static_cast<int>(total - b0 < kWarps ? total - b0 : kWarps);
+    const CtaBlocks cta = cta_blocks(l, QK_K, kWarps);
+    const int64_t nb_row = cta.per_row, b0 = cta.first;
+    const int nblk = cta.count;
     stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
     __syncthreads();
 

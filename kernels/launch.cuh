@@ -29,6 +29,21 @@ struct Launch {
     }
 };
 
+// The quantization blocks one CTA handles: `count` blocks from block `first` (counted over all rows of
+// the launch), at most per_cta; per_row = blocks in one row.
+struct CtaBlocks {
+    int64_t per_row, first;
+    int count;
+};
+#if defined(__CUDACC__)
+__device__ inline CtaBlocks cta_blocks(const Launch& l, int64_t block_elems, int per_cta) {
+    const int64_t per_row = l.n_per_row / block_elems;
+    const int64_t total = l.nrows * per_row;
+    const int64_t first = static_cast<int64_t>(blockIdx.x) * per_cta;
+    return CtaBlocks{per_row, first, static_cast<int>(total - first < per_cta ? total - first : per_cta)};
+}
+#endif
+
 // Each launcher returns false when its family has no kernel for (dst, src); launch errors throw.
 bool launch_generic(const Launch& l);
 bool launch_subblock(const Launch& l);

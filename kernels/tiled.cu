@@ -42,10 +42,9 @@ __global__ void __launch_bounds__(kThreads) tiled_kernel(Launch l) {
     int* ok = reinterpret_cast<int*>(smem + Lay::ok_off);
     Block* ys = reinterpret_cast<Block*>(smem + Lay::ys_off);
 
-    const int64_t nb_row = l.n_per_row / QK_K;
-    const int64_t total = l.nrows * nb_row;
-    const int64_t b0 = static_cast<int64_t>(blockIdx.x) * kTile;
-    const int nblk = static_cast<int>(total - b0 < kTile ? total - b0 : kTile);
+    const CtaBlocks cta = cta_blocks(l, QK_K, kTile);
+    const int64_t nb_row = cta.per_row, b0 = cta.first;
+    const int nblk = cta.count;
     stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
     __syncthreads();
 
