@@ -320,13 +320,12 @@ private:
             });
             return;
         }
-        const RowCodec* deq = scalar_codec(job.src_type);
         const int np = pieces(rows, 1);
         pool_->parallel_for(np, [&](int i) {
             for (int64_t r = c.r0 + rows * i / np; r < c.r0 + rows * (i + 1) / np; ++r)
-                deq->dequantize_row(src + static_cast<size_t>(r) * p.src_row,
-                                    reinterpret_cast<float*>(s.h_in + static_cast<size_t>(r - c.r0) * p.dev_row),
-                                    job.n_per_row);
+                convert_to_f32(job.src_type, src + static_cast<size_t>(r) * p.src_row,
+                               reinterpret_cast<float*>(s.h_in + static_cast<size_t>(r - c.r0) * p.dev_row),
+                               job.n_per_row);
         });
     }
 

@@ -54,6 +54,7 @@ void convert_to_f32(Type src_type, const void* src, float* dst, int64_t n) {
             return;
         }
         default:
+            if (const RowCodec* c = scalar_codec(src_type)) return c->dequantize_row(src, dst, n);
             throw Error(std::string("cannot convert source type ") + std::string(type_info(src_type).name) +
                         " to f32");
     }

@@ -12,18 +12,6 @@
 #include "kquant/quantize.h"
 
 namespace kquant {
-namespace {
-
-// Converts `n` elements of any readable source type to f32: float types exactly, quantized types through
-// their dequantizer (for --allow-requantize).
-void source_to_f32(Type t, const void* src, float* dst, int64_t n) {
-    if (t == Type::F32 || t == Type::F16 || t == Type::BF16) return convert_to_f32(t, src, dst, n);
-    const RowCodec* c = scalar_codec(t);
-    if (c == nullptr) throw Error("cannot dequantize source type " + std::string(type_info(t).name));
-    c->dequantize_row(src, dst, n);
-}
-
-}  // namespace
 
 void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file, int threads,
                   const WriteFn& write, const ProgressFn& progress, CpuIsa isa) {
@@ -55,7 +43,7 @@ void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file
                     continue;
                 }
                 if (first_bad.load() != std::numeric_limits<int64_t>::max()) continue;
-                source_to_f32(job.src_type, src, f32.data(), n);
+                convert_to_f32(job.src_type, src, f32.data(), n);
                 for (int64_t r = r0; r < r1; ++r) {
                     const float* qw = job.qw ? job.qw + (r / job.rows_per_slice) * job.n_per_row : nullptr;
                     codec->quantize_row(f32.data() + (r - r0) * job.n_per_row, out.data() + (r - r0) * dst_row,

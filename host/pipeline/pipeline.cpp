@@ -37,19 +37,13 @@ void convert_tensor(const gguf::Reader& in, const PlannedTensor& p, gguf::Writer
     const size_t src_row = row_bytes(t.type, ne0), dst_row = row_bytes(p.dst, ne0);
     std::vector<float> f32(static_cast<size_t>(ne0));
     std::vector<uint8_t> out(dst_row);
-    const RowCodec* deq = (t.type == Type::F32 || t.type == Type::F16 || t.type == Type::BF16)
-                              ? nullptr : scalar_codec(t.type);
     for (int64_t r = 0; r < nrows; ++r) {
         const uint8_t* row = src + r * src_row;
-        if (deq) {
-            deq->dequantize_row(row, f32.data(), ne0);
-        } else {
-            const int64_t bad = find_non_finite(t.type, row, ne0);
-            if (bad >= 0)
-                fail(in.path(), t.name, "non-finite value (NaN or Inf) at row " + std::to_string(r) +
-                                            ", column " + std::to_string(bad));
-            convert_to_f32(t.type, row, f32.data(), ne0);
-        }
+        const int64_t bad = find_non_finite(t.type, row, ne0);  // float sources only; -1 otherwise
+        if (bad >= 0)
+            fail(in.path(), t.name, "non-finite value (NaN or Inf) at row " + std::to_string(r) + ", column " +
+                                        std::to_string(bad));
+        convert_to_f32(t.type, row, f32.data(), ne0);
         switch (p.dst) {
             case Type::F32: std::memcpy(out.data(), f32.data(), dst_row); break;
             case Type::F16: {

@@ -61,11 +61,4 @@ bool readable(Type t) {
     return c && c->dequantize_row;
 }
 
-void row_to_f32(Type t, const uint8_t* row, float* out, int64_t ne0) {
-    if (is_float(t))
-        convert_to_f32(t, row, out, ne0);
-    else
-        scalar_codec(t)->dequantize_row(row, out, ne0);
-}
-
 }  // namespace kquant::report::detail

@@ -21,8 +21,6 @@ std::string value_text(const gguf::Value& v);
 
 // Whether rows of this type can be read back as f32 (a float type, or a type with a dequantizer).
 bool readable(Type t);
-// One row of ne0 elements of type t, as f32. `readable(t)` must hold.
-void row_to_f32(Type t, const uint8_t* row, float* out, int64_t ne0);
 
 // Runs fn(i) for i in [0, n) on `threads` threads (<= 0: all cores); the first exception is rethrown
 // after every thread has stopped.

@@ -7,6 +7,7 @@
 
 #include "kquant/error.h"
 #include "kquant/gguf.h"
+#include "kquant/quantize.h"
 #include "kquant/report.h"
 #include "report/detail.h"
 
@@ -38,8 +39,8 @@ TensorError measure(const gguf::Reader& src, const gguf::TensorInfo& ts, const g
     const uint8_t* qp = q.tensor_data(tq);
     bool nan_seen = false;
     for (int64_t r = 0; r < nrows; ++r) {
-        detail::row_to_f32(ts.type, sp + r * src_row, x.data(), ne0);
-        detail::row_to_f32(tq.type, qp + r * q_row, y.data(), ne0);
+        convert_to_f32(ts.type, sp + r * src_row, x.data(), ne0);
+        convert_to_f32(tq.type, qp + r * q_row, y.data(), ne0);
         for (int64_t i = 0; i < ne0; ++i) {
             const double xi = x[i];
             const double d = static_cast<double>(y[i]) - xi;

@@ -43,7 +43,9 @@ const RowCodec* cpu_codec(Type t, CpuIsa isa);
 void quantize_rows(const RowCodec& codec, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
                    const float* qw, int n_threads);
 
-// Converts n source elements of a float type (F32, F16, BF16) to f32 exactly as ggml does.
+// Converts n source elements to f32 exactly as ggml does: F32, F16 and BF16 element by element, a
+// quantized type (whole rows; --allow-requantize) through its scalar dequantizer. Throws for a type
+// kquant cannot read.
 void convert_to_f32(Type src_type, const void* src, float* dst, int64_t n);
 
 // Index of the first non-finite value in n elements of a float source type, or -1.
