@@ -1,13 +1,11 @@
 // Multi-threaded row driver and source conversion for the CPU path.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <thread>
-#include <vector>
 
 #include "kquant/error.h"
 #include "kquant/numeric.h"
 #include "kquant/quantize.h"
+#include "cpu/parallel.h"
 
 namespace kquant {
 
@@ -15,27 +13,16 @@ void quantize_rows(const RowCodec& codec, const float* src, void* dst, int64_t n
                    const float* qw, int n_threads) {
     const size_t rb = row_bytes(codec.type, n_per_row);
     auto* out = static_cast<uint8_t*>(dst);
-    if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // Rows are independent (every statistic is per row or per block), so any split gives the same bytes.
     const int64_t rows_per_chunk = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n_per_row));
     const int64_t nchunks = (nrows + rows_per_chunk - 1) / rows_per_chunk;
-    const int nt = static_cast<int>(std::min<int64_t>(n_threads, nchunks));
-    auto work = [&](std::atomic<int64_t>& next) {
-        for (int64_t c; (c = next.fetch_add(1)) < nchunks;) {
+    run_chunked(nchunks, n_threads, [&](const auto& next) {
+        for (int64_t c; (c = next()) >= 0;) {
             const int64_t r0 = c * rows_per_chunk, r1 = std::min(nrows, r0 + rows_per_chunk);
             for (int64_t r = r0; r < r1; ++r)
                 codec.quantize_row(src + r * n_per_row, out + r * rb, n_per_row, qw);
         }
-    };
-    std::atomic<int64_t> next{0};
-    if (nt <= 1) {
-        work(next);
-        return;
-    }
-    std::vector<std::jthread> pool;
-    pool.reserve(nt - 1);
-    for (int t = 1; t < nt; ++t) pool.emplace_back([&] { work(next); });
-    work(next);
+    });
 }
 
 void convert_to_f32(Type src_type, const void* src, float* dst, int64_t n) {

@@ -10,6 +10,7 @@
 #include "kquant/error.h"
 #include "kquant/pipeline.h"
 #include "kquant/quantize.h"
+#include "cpu/parallel.h"
 
 namespace kquant {
 
@@ -17,7 +18,6 @@ void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file
                   const WriteFn& write, const ProgressFn& progress, CpuIsa isa) {
     if (!cpu_isa_supported(isa))
         throw Error(std::string("CPU instruction set ") + cpu_isa_name(isa) + " is not supported by this CPU");
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const QuantJob& job = jobs[ji];
         const RowCodec* codec = cpu_codec(job.dst_type, isa);
@@ -27,12 +27,11 @@ void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file
         const size_t dst_row = row_bytes(job.dst_type, job.n_per_row);
         const int64_t rows_per_chunk = std::max<int64_t>(1, (1 << 16) / job.n_per_row);
         const int64_t nchunks = (job.nrows + rows_per_chunk - 1) / rows_per_chunk;
-        std::atomic<int64_t> next{0};
         std::atomic<int64_t> first_bad{std::numeric_limits<int64_t>::max()};
-        auto worker = [&] {
+        run_chunked(nchunks, threads, [&](const auto& next) {
             std::vector<float> f32(static_cast<size_t>(rows_per_chunk * job.n_per_row));
             std::vector<uint8_t> out(static_cast<size_t>(rows_per_chunk) * dst_row);
-            for (int64_t c; (c = next.fetch_add(1)) < nchunks;) {
+            for (int64_t c; (c = next()) >= 0;) {
                 const int64_t r0 = c * rows_per_chunk, r1 = std::min(job.nrows, r0 + rows_per_chunk);
                 const int64_t n = (r1 - r0) * job.n_per_row;
                 const auto* src = static_cast<const uint8_t*>(job.src) + r0 * src_row;
@@ -51,13 +50,7 @@ void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file
                 }
                 write(ji, static_cast<uint64_t>(r0) * dst_row, out.data(), static_cast<size_t>(r1 - r0) * dst_row);
             }
-        };
-        const int nt = static_cast<int>(std::min<int64_t>(threads, nchunks));
-        {
-            std::vector<std::jthread> pool;
-            for (int t = 1; t < nt; ++t) pool.emplace_back(worker);
-            worker();
-        }
+        });
         const int64_t bad = first_bad.load();
         if (bad != std::numeric_limits<int64_t>::max())
             fail(src_file, job.name,

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <thread>
 #include <cstdio>
 #include <atomic>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include "kquant/error.h"
 #include "kquant/numeric.h"
 #include "kquant/quantize.h"
+#include "cpu/parallel.h"
 #if KQUANT_HAVE_CUDA
 #include "kquant/cuda_backend.h"
 #endif
@@ -170,9 +170,8 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
     }
     if (on_cpu) {
         run_cpu_jobs(jobs, in.path(), opt.threads, write, progress, opt.cpu_isa);
-        const unsigned hc = std::thread::hardware_concurrency();
         st.backend = std::string("cpu (") + cpu_isa_name(opt.cpu_isa) + ", " +
-                     std::to_string(opt.threads > 0 ? opt.threads : static_cast<int>(hc)) + " threads)";
+                     std::to_string(resolve_threads(opt.threads)) + " threads)";
     }
     bar.finish();
     w.commit(opt.fsync);

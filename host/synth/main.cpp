@@ -13,6 +13,7 @@
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "kquant/numeric.h"
+#include "cpu/parallel.h"
 
 namespace {
 
@@ -191,14 +192,13 @@ int main(int argc, char** argv) {
             const int64_t step = std::max<int64_t>(1, (1 << 20) / ne0);
             for (int64_t r = 0; r < rows; r += step) items.push_back({t, r, std::min(rows, r + step)});
         }
-        std::atomic<size_t> next{0};
         std::atomic<bool> failed{false};
         std::string error;
         std::mutex err_mu;
-        auto worker = [&] {
+        kquant::run_chunked(static_cast<int64_t>(items.size()), threads, [&](const auto& next) {
             std::vector<float> f;
             std::vector<uint16_t> h;
-            for (size_t k; !failed && (k = next.fetch_add(1)) < items.size();) {
+            for (int64_t k; !failed && (k = next()) >= 0;) {
                 try {
                     const Item& it = items[k];
                     const TensorDef& d = defs[it.t];
@@ -227,13 +227,7 @@ int main(int argc, char** argv) {
                     if (!failed.exchange(true)) error = e.what();
                 }
             }
-        };
-        const unsigned nt = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-        {
-            std::vector<std::jthread> pool;
-            for (unsigned t = 1; t < nt; ++t) pool.emplace_back(worker);
-            worker();
-        }
+        });
         if (failed) throw kquant::Error(error);
         w.commit();
         std::printf("kquant-synth: wrote %s (%s, %s, %zu tensors, %.2f GB)\n", out.c_str(), preset.c_str(),
