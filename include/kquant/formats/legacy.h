@@ -162,6 +162,24 @@ KQ_HD void quantize_block(const float* x, const float* qw, float row_sigma2, typ
     C::store(f.d, f.m, L, y);
 }
 
+// A 4- or 5-bit block's codes into its qs (and qh) bytes.
+template <int kBits, class Block>
+KQ_HD void pack_codes(const uint8_t* L, Block* y) {
+    if constexpr (kBits == 5)
+        pack_q5(L, y->qs, y->qh);
+    else
+        pack_q4(L, y->qs);
+}
+
+// The stored fifth code bits of a block (bit j: code j); 0 for a 4-bit block.
+template <int kBits, class Block>
+KQ_HD uint32_t stored_qh(const Block* b) {
+    if constexpr (kBits == 5)
+        return load_qh(b->qh);
+    else
+        return 0;
+}
+
 }  // namespace kquant::legacy
 
 namespace kquant::codec {
@@ -195,131 +213,78 @@ struct Q8_0 {
     }
 };
 
-// Q4_0: d = max/-8, codes trunc(x/d + 8.5) capped at 15 (round half up). A zero block stores d = -0.0.
-struct Q4_0 {
-    using Block = block_q4_0;
-    static constexpr Type type = Type::Q4_0;
-    static constexpr int kBlockElems = QK4_0;
+// The four 4/5-bit legacy codecs differ only in their bit count: kBits = 5 adds the fifth code bit in qh
+// (packed and read back) and doubles the code range.
+// Q4_0 / Q5_0: d = max/-h with h = 2^(bits-1), codes trunc(x/d + h + 0.5) capped at 2h-1 (round half up).
+// A zero block stores d = -0.0 (and, for Q5_0, qh all ones).
+template <class BlockT, Type kType, int kBits>
+struct SymmetricCodec {
+    using Block = BlockT;
+    static constexpr Type type = kType;
+    static constexpr int kBlockElems = 32;
     static constexpr bool kRowSigma2 = true;
+    static constexpr int kHalf = 1 << (kBits - 1);
 
     template <class V>
     KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
                                           LaneCode<V>* L) {
-        const V d = qw != nullptr ? legacy::weighted_symmetric_codes(x, qw, row_sigma2, 8, L)
-                                  : legacy::symmetric_codes(x, -8.0f, 8.5f, 15, L);
+        const V d = qw != nullptr
+                        ? legacy::weighted_symmetric_codes(x, qw, row_sigma2, kHalf, L)
+                        : legacy::symmetric_codes(x, -static_cast<float>(kHalf), kHalf + 0.5f, 2 * kHalf - 1, L);
         return legacy::BlockFitT<V>{d, V(0.0f)};
     }
     KQ_HD static void store(float d, float, const uint8_t* L, Block* y) {
         y->d = fp32_to_fp16(d);
-        legacy::pack_q4(L, y->qs);
+        legacy::pack_codes<kBits>(L, y);
     }
-    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q4_0>(x, nullptr, 0.0f, y); }
+    KQ_HD static void quantize(const float* x, Block* y) {
+        legacy::quantize_block<SymmetricCodec>(x, nullptr, 0.0f, y);
+    }
     KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        legacy::quantize_block<Q4_0>(x, qw, row_sigma2, y);
+        legacy::quantize_block<SymmetricCodec>(x, qw, row_sigma2, y);
     }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
-        for (int j = 0; j < 16; ++j) {
-            y[j] = static_cast<float>((b->qs[j] & 0x0F) - 8) * d;
-            y[j + 16] = static_cast<float>((b->qs[j] >> 4) - 8) * d;
-        }
-    }
-};
-
-// Q4_1: d = (max-min)/15, m = min, codes trunc((x-min)/d + 0.5) capped at 15.
-struct Q4_1 {
-    using Block = block_q4_1;
-    static constexpr Type type = Type::Q4_1;
-    static constexpr int kBlockElems = QK4_1;
-    static constexpr bool kRowSigma2 = true;
-
-    template <class V>
-    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
-                                          LaneCode<V>* L) {
-        if (qw == nullptr) return legacy::affine_codes(x, 15, L);
-        const search::QkxFitT<V> f = legacy::weighted_affine_codes(x, qw, row_sigma2, 15, L);
-        return legacy::BlockFitT<V>{f.scale, -f.min};
-    }
-    KQ_HD static void store(float d, float m, const uint8_t* L, Block* y) {
-        y->d = fp32_to_fp16(d);
-        y->m = fp32_to_fp16(m);
-        legacy::pack_q4(L, y->qs);
-    }
-    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q4_1>(x, nullptr, 0.0f, y); }
-    KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        legacy::quantize_block<Q4_1>(x, qw, row_sigma2, y);
-    }
-    KQ_HD static void dequantize(const Block* b, float* y) {
-        const float d = fp16_to_fp32(b->d);
-        const float m = fp16_to_fp32(b->m);
-        for (int j = 0; j < 16; ++j) {
-            y[j] = static_cast<float>(b->qs[j] & 0x0F) * d + m;
-            y[j + 16] = static_cast<float>(b->qs[j] >> 4) * d + m;
-        }
-    }
-};
-
-// Q5_0: d = max/-16, codes trunc(x/d + 16.5) capped at 31. A zero block stores d = -0.0, qh all ones.
-struct Q5_0 {
-    using Block = block_q5_0;
-    static constexpr Type type = Type::Q5_0;
-    static constexpr int kBlockElems = QK5_0;
-    static constexpr bool kRowSigma2 = true;
-
-    template <class V>
-    KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
-                                          LaneCode<V>* L) {
-        const V d = qw != nullptr ? legacy::weighted_symmetric_codes(x, qw, row_sigma2, 16, L)
-                                  : legacy::symmetric_codes(x, -16.0f, 16.5f, 31, L);
-        return legacy::BlockFitT<V>{d, V(0.0f)};
-    }
-    KQ_HD static void store(float d, float, const uint8_t* L, Block* y) {
-        y->d = fp32_to_fp16(d);
-        legacy::pack_q5(L, y->qs, y->qh);
-    }
-    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q5_0>(x, nullptr, 0.0f, y); }
-    KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        legacy::quantize_block<Q5_0>(x, qw, row_sigma2, y);
-    }
-    KQ_HD static void dequantize(const Block* b, float* y) {
-        const float d = fp16_to_fp32(b->d);
-        const uint32_t qh = legacy::load_qh(b->qh);
+        const uint32_t qh = legacy::stored_qh<kBits>(b);
         for (int j = 0; j < 16; ++j) {
             const int lo = static_cast<int>((b->qs[j] & 0x0F) | (((qh >> j) & 1u) << 4));
             const int hi = static_cast<int>((b->qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4));
-            y[j] = static_cast<float>(lo - 16) * d;
-            y[j + 16] = static_cast<float>(hi - 16) * d;
+            y[j] = static_cast<float>(lo - kHalf) * d;
+            y[j + 16] = static_cast<float>(hi - kHalf) * d;
         }
     }
 };
 
-// Q5_1: d = (max-min)/31, m = min, codes trunc((x-min)/d + 0.5) with no cap.
-struct Q5_1 {
-    using Block = block_q5_1;
-    static constexpr Type type = Type::Q5_1;
-    static constexpr int kBlockElems = QK5_1;
+// Q4_1 / Q5_1: d = (max-min)/nmax, m = min, codes trunc((x-min)/d + 0.5), capped at 15 for Q4_1 and not
+// capped for Q5_1 (as the reference; legacy::affine_codes).
+template <class BlockT, Type kType, int kBits>
+struct AffineCodec {
+    using Block = BlockT;
+    static constexpr Type type = kType;
+    static constexpr int kBlockElems = 32;
     static constexpr bool kRowSigma2 = true;
+    static constexpr int kNmax = (1 << kBits) - 1;
 
     template <class V>
     KQ_HD static legacy::BlockFitT<V> fit(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
                                           LaneCode<V>* L) {
-        if (qw == nullptr) return legacy::affine_codes(x, 31, L);
-        const search::QkxFitT<V> f = legacy::weighted_affine_codes(x, qw, row_sigma2, 31, L);
+        if (qw == nullptr) return legacy::affine_codes(x, kNmax, L);
+        const search::QkxFitT<V> f = legacy::weighted_affine_codes(x, qw, row_sigma2, kNmax, L);
         return legacy::BlockFitT<V>{f.scale, -f.min};
     }
     KQ_HD static void store(float d, float m, const uint8_t* L, Block* y) {
         y->d = fp32_to_fp16(d);
         y->m = fp32_to_fp16(m);
-        legacy::pack_q5(L, y->qs, y->qh);
+        legacy::pack_codes<kBits>(L, y);
     }
-    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<Q5_1>(x, nullptr, 0.0f, y); }
+    KQ_HD static void quantize(const float* x, Block* y) { legacy::quantize_block<AffineCodec>(x, nullptr, 0.0f, y); }
     KQ_HD static void quantize_weighted(const float* x, const float* qw, float row_sigma2, Block* y) {
-        legacy::quantize_block<Q5_1>(x, qw, row_sigma2, y);
+        legacy::quantize_block<AffineCodec>(x, qw, row_sigma2, y);
     }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
         const float m = fp16_to_fp32(b->m);
-        const uint32_t qh = legacy::load_qh(b->qh);
+        const uint32_t qh = legacy::stored_qh<kBits>(b);
         for (int j = 0; j < 16; ++j) {
             const uint32_t lo = (b->qs[j] & 0x0Fu) | (((qh >> j) & 1u) << 4);
             const uint32_t hi = (b->qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4);
@@ -328,5 +293,10 @@ struct Q5_1 {
         }
     }
 };
+
+using Q4_0 = SymmetricCodec<block_q4_0, Type::Q4_0, 4>;
+using Q5_0 = SymmetricCodec<block_q5_0, Type::Q5_0, 5>;
+using Q4_1 = AffineCodec<block_q4_1, Type::Q4_1, 4>;
+using Q5_1 = AffineCodec<block_q5_1, Type::Q5_1, 5>;
 
 }  // namespace kquant::codec
