@@ -181,17 +181,17 @@ private:
             const QuantJob& job = jobs_[j];
             JobPlan& p = plans_[j];
             if (!is_block_quantized(job.dst_type) || variants_for(job.dst_type).empty())
-                fail("", job.name, "no CUDA kernel for type " + std::string(type_info(job.dst_type).name));
+                fail(job.file, job.name, "no CUDA kernel for type " + std::string(type_info(job.dst_type).name));
             const int64_t be = type_info(job.dst_type).block_elems;
             if (job.n_per_row <= 0 || job.n_per_row % be != 0)
-                fail("", job.name, "row length " + std::to_string(job.n_per_row) + " is not a multiple of " +
+                fail(job.file, job.name, "row length " + std::to_string(job.n_per_row) + " is not a multiple of " +
                                        std::to_string(be) + " (" + std::string(type_info(job.dst_type).name) + ")");
             if (device_readable(job.src_type)) {
                 p.dev_src = job.src_type;
             } else if (scalar_codec(job.src_type) != nullptr) {
                 p.dev_src = Type::F32;  // dequantized on the host (requantization)
             } else {
-                fail("", job.name, "cannot read source type " + std::string(type_info(job.src_type).name));
+                fail(job.file, job.name, "cannot read source type " + std::string(type_info(job.src_type).name));
             }
             p.src_row = row_bytes(job.src_type, job.n_per_row);
             p.dev_row = row_bytes(p.dev_src, job.n_per_row);
@@ -290,7 +290,7 @@ private:
                 try {
                     process(s, c);
                 } catch (const Error& e) {
-                    throw Error(context("", jobs_[c.job].name, e.what()));
+                    throw Error(context(jobs_[c.job].file, jobs_[c.job].name, e.what()));
                 }
             }
         } catch (...) {

@@ -218,7 +218,7 @@ TEST(PresetMetadata, DryRunSizes) {
     p.dry_run = true;
     const QuantPlan plan = plan_quantization(in, m, p);
     const std::vector<KV> kvs = build_output_kvs({{"a", Value::of_u32(7)}}, 15, {});
-    const SizeReport r = size_report(plan, kvs);
+    const SizeReport r = size_report(plan, plan_outputs(plan, in, kvs, "out.gguf"));
     // Header 24; KVs: "a" 8+1+4+4 = 17, general.quantization_version 8+28+4+4 = 44, general.file_type
     // 8+17+4+4 = 33; infos: output_norm.weight 8+18+4+8+4+8 = 50, blk.0.ffn_up.weight 8+19+4+16+4+8 = 59,
     // blk.0.x.weight 8+14+4+8+4+8 = 46. 24+94+155 = 273 -> 288.

@@ -31,7 +31,7 @@ std::string make_synth(const std::string& dir, const std::string& name, const st
 
 // The CLI's chain, in-process: plan the preset, build the output KVs, run the CPU pipeline.
 std::string quantize(const std::string& src, const std::string& dst, const char* preset, bool pure) {
-    const auto in = gguf::Reader::open(src);
+    const auto in = gguf::Model::open(src);
     QuantParams p;
     p.set_preset(parse_preset(preset));
     p.pure = pure;

@@ -24,7 +24,7 @@ struct Prepared {
     std::vector<PlannedTensor> pipeline_plan;
 };
 
-Prepared prepare(const gguf::Reader& in, const std::string& type) {
+Prepared prepare(const gguf::Model& in, const std::string& type) {
     Prepared p;
     p.type = type;
     try {
@@ -116,8 +116,9 @@ TypeCheck check_outputs(const std::string& type, const std::vector<const Cell*>&
 
 Results run_benchmark(const RunSettings& s, const DeviceSettings& d, ModelDesc model) {
     namespace fs = std::filesystem;
-    const auto in = gguf::Reader::open(s.model);
-    model.file_bytes = in->file_size();
+    const auto in = gguf::Model::open(s.model);
+    model.file_bytes = 0;
+    for (size_t k = 0; k < in->shard_count(); ++k) model.file_bytes += in->shard(k).file_size();
     model.tensors = in->tensors().size();
     model.weights = 0;
     for (const gguf::TensorInfo& t : in->tensors()) model.weights += t.nelements();

@@ -9,6 +9,7 @@
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "kquant/imatrix.h"
+#include "kquant/model.h"
 #include "kquant/pipeline.h"
 #include "kquant/presets.h"
 #include "kquant/quantize.h"
@@ -29,7 +30,8 @@ struct CliOptions {
     std::string cpu_isa;  // --cpu-isa; empty: the fastest this CPU runs
     size_t chunk_mb = 64;
     bool pure = false, leave_output = false, allow_requantize = false, dry_run = false, quiet = false;
-    bool list_types = false, fsync = false, verify = false;
+    bool list_types = false, fsync = false, verify = false, keep_split = false;
+    std::string prune_layers;
     std::string report;
     std::string cmp_a, cmp_b;  // `compare A B`
 };
@@ -114,8 +116,8 @@ int run(const CliOptions& o) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::exists(o.input, ec)) throw Error(o.input + ": no such file");
-    if (fs::exists(o.output, ec) && fs::equivalent(o.input, o.output, ec))
-        throw Error("input and output are the same file: " + o.output);
+    // Left out, the output goes next to the input, named after the preset (as llama-quantize names it).
+    const std::string output = o.output.empty() ? default_output_path(o.input, preset, o.keep_split) : o.output;
 
     QuantParams p;
     p.set_preset(preset);
@@ -129,6 +131,10 @@ int run(const CliOptions& o) {
     if (!o.tensor_type_file.empty())
         for (TensorTypeRule& r : load_tensor_type_file(o.tensor_type_file)) p.tensor_types.push_back(std::move(r));
     for (const std::string& s : o.overrides) p.kv_overrides.push_back(parse_kv_override(s));
+    if (!o.prune_layers.empty()) p.prune_layers = parse_prune_layers(o.prune_layers);
+    p.keep_split = o.keep_split;
+    if (!p.prune_layers.empty() && (o.verify || !o.report.empty()))
+        throw Error("--verify/--report compare tensors by name, which --prune-layers changes; run them without it");
 
     std::unique_ptr<Imatrix> im;
     std::vector<KvOverride> all_overrides = p.kv_overrides;
@@ -143,14 +149,21 @@ int run(const CliOptions& o) {
         throw Error("--include-weights / --exclude-weights need --imatrix");
     }
 
-    const auto in = gguf::Reader::open(o.input);
+    const auto in = gguf::Model::open(o.input);  // every shard of a split model
+    if (!o.quiet && in->shard_count() > 1)
+        std::printf("split model: %zu shards, %zu tensors\n", in->shard_count(), in->tensors().size());
     const ModelInfo model = model_info_from_kvs(in->kvs(), p.kv_overrides, o.input);
-    const QuantPlan plan = plan_quantization(in->tensors(), model, p, im.get(), o.input);
+    const QuantPlan plan = plan_quantization(in->tensors(), model, p, im.get(), o.input, in->tensor_shards());
     const std::vector<gguf::KV> kvs =
         build_output_kvs(in->kvs(), output_file_type(p, in->kvs(), in->tensors()), all_overrides);
+    const std::vector<OutputFile> outputs = plan_outputs(plan, in->tensors(), kvs, output);
+    for (const OutputFile& f : outputs)
+        for (size_t k = 0; k < in->shard_count(); ++k)
+            if (fs::exists(f.path, ec) && fs::equivalent(in->shard(k).path(), f.path, ec))
+                throw Error("input and output are the same file: " + f.path);
 
-    const size_t n = plan.tensors.size();
-    for (size_t i = 0; i < n && !o.quiet; ++i) {
+    const size_t n = plan.n_input_tensors;  // llama-quantize counts pruned tensors too
+    for (size_t i = 0; i < plan.tensors.size() && !o.quiet; ++i) {
         const TensorPlan& t = plan.tensors[i];
         if (!t.fallback_warning.empty()) std::printf("%s\n", t.fallback_warning.c_str());
         if (!t.imatrix_note.empty()) std::printf("%s\n", t.imatrix_note.c_str());
@@ -163,7 +176,7 @@ int run(const CliOptions& o) {
                         std::string(type_info(t.dst_type).name).c_str(), mib(t.src_bytes), mib(t.dst_bytes),
                         t.imatrix ? " (imatrix)" : "");
     }
-    const SizeReport sizes = size_report(plan, kvs);
+    const SizeReport sizes = size_report(plan, outputs);
     if (o.dry_run) {
         std::printf("dry run: model size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW), file size = %llu bytes\n",
                     mib(sizes.src_tensor_bytes), sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw(),
@@ -190,8 +203,7 @@ int run(const CliOptions& o) {
     po.progress = !o.quiet && isatty(STDERR_FILENO);
     po.fsync = o.fsync;
 
-    const std::vector<PlannedTensor> pp = to_pipeline_plan(plan, in->tensors());
-    const PipelineStats st = run_pipeline(*in, kvs, pp, o.output, po, [&](const std::string& line) {
+    const PipelineStats st = run_pipeline(*in, outputs, po, [&](const std::string& line) {
         if (!o.quiet) std::printf("%s\n", line.c_str());
     });
     if (!o.quiet) {
@@ -200,11 +212,13 @@ int run(const CliOptions& o) {
         const std::string fb = fallback_summary(plan);
         if (!fb.empty()) std::printf("%s\n", fb.c_str());
     }
+    if (!o.quiet && outputs.size() > 1) std::printf("wrote %zu shards: %s ... %s\n", outputs.size(),
+                                                    outputs.front().path.c_str(), outputs.back().path.c_str());
     if (o.verify || !o.report.empty()) {
-        const report::VerifyReport v = report::verify(o.input, o.output, o.threads);
+        const report::VerifyReport v = report::verify(o.input, outputs.front().path, o.threads);
         if (o.verify) report::print_verify(v, stdout, o.quiet ? 10 : 0);
         if (!o.report.empty()) report::write_report_json(o.report, v);
-        if (!v.ok()) throw Error("verification of " + o.output + " failed: " + v.problems.front());
+        if (!v.ok()) throw Error("verification of " + outputs.front().path + " failed: " + v.problems.front());
     }
     std::printf("done: %zu tensors (%zu quantized), %s in, %s out, %.3f s, %.2f GB/s source read, on %s\n",
                 st.tensors, st.quantized, human_bytes(static_cast<double>(st.bytes_in)).c_str(),
@@ -220,7 +234,9 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("kquant-cuda ") + KQUANT_VERSION);
     CliOptions o;
     app.add_option("input", o.input, "Input GGUF (F32/F16/BF16 weights)")->check(CLI::ExistingFile);
-    app.add_option("output", o.output, "Output GGUF");
+    app.add_option("output", o.output,
+                   "Output GGUF (default: ggml-model-<TYPE>.gguf next to the input; with --keep-split the "
+                   "prefix of the shards)");
     app.add_option("-t,--type", o.type,
                    "Preset or type name, case-insensitive (Q4_K_M, q4_k, Q8_0, IQ4_XS, F16, COPY, ...)");
     app.add_option("--device", o.device, "auto (GPU when present, else CPU), cpu or cuda")
@@ -244,6 +260,9 @@ int main(int argc, char** argv) {
         ->allow_extra_args(false);
     app.add_option("--exclude-weights", o.exclude_weights, "Skip imatrix entries whose name contains this")
         ->allow_extra_args(false);
+    app.add_flag("--keep-split", o.keep_split,
+                 "Split input: write one output shard per input shard (<prefix>-0000k-of-0000n.gguf)");
+    app.add_option("--prune-layers", o.prune_layers, "Drop these layers (comma-separated ids), renumbering the rest");
     app.add_flag("--dry-run", o.dry_run, "Print each tensor's type and the output size; write nothing");
     app.add_option("--chunk-mb", o.chunk_mb, "GPU: MiB of device memory per stream")->check(CLI::PositiveNumber);
     app.add_option("--streams", o.streams, "GPU: chunks in flight per device")->check(CLI::Range(1, 16));
@@ -269,8 +288,8 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    if (!o.list_types && (o.input.empty() || o.output.empty() || o.type.empty())) {
-        std::fprintf(stderr, "%s\nerror: INPUT, OUTPUT and --type are required\n", app.help().c_str());
+    if (!o.list_types && (o.input.empty() || o.type.empty())) {
+        std::fprintf(stderr, "%s\nerror: INPUT and --type are required\n", app.help().c_str());
         return 1;
     }
     try {

@@ -6,6 +6,13 @@
 
 namespace kquant::gguf {
 
+Value Value::of_u16(uint16_t v) {
+    Value r;
+    r.type = ValueType::U16;
+    r.u = v;
+    return r;
+}
+
 Value Value::of_u32(uint32_t v) {
     Value r;
     r.type = ValueType::U32;

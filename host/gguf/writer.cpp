@@ -187,7 +187,12 @@ void Writer::write_tensor(size_t i, uint64_t offset, const void* data, size_t n)
 }
 
 void Writer::commit(bool durable) {
-    if (committed_ || fd_ < 0) fail(path_, "", "commit called twice");
+    finish(durable);
+    publish(durable);
+}
+
+void Writer::finish(bool durable) {
+    if (committed_ || fd_ < 0) fail(path_, "", "finish called twice");
     for (size_t i = 0; i < infos_.size(); ++i) {
         const uint64_t w = written_[i].load(std::memory_order_relaxed);
         if (w != infos_[i].nbytes)
@@ -205,6 +210,11 @@ void Writer::commit(bool durable) {
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) fail(path_, "", "cannot close " + temp_path_ + ": " + errno_text(errno));
+    finished_ = true;
+}
+
+void Writer::publish(bool durable) {
+    if (!finished_ || committed_) fail(path_, "", "publish needs a finished, unpublished file");
     if (::rename(temp_path_.c_str(), path_.c_str()) != 0)
         fail(path_, "", "cannot rename " + temp_path_ + " onto the destination: " + errno_text(errno));
     committed_ = true;

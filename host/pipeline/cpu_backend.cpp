@@ -14,15 +14,15 @@
 
 namespace kquant {
 
-void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file, int threads,
-                  const WriteFn& write, const ProgressFn& progress, CpuIsa isa) {
+void run_cpu_jobs(const std::vector<QuantJob>& jobs, int threads, const WriteFn& write, const ProgressFn& progress,
+                  CpuIsa isa) {
     if (!cpu_isa_supported(isa))
         throw Error(std::string("CPU instruction set ") + cpu_isa_name(isa) + " is not supported by this CPU");
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
         const QuantJob& job = jobs[ji];
         const RowCodec* codec = cpu_codec(job.dst_type, isa);
         if (codec == nullptr)
-            fail(src_file, job.name, "no quantizer for type " + std::string(type_info(job.dst_type).name));
+            fail(job.file, job.name, "no quantizer for type " + std::string(type_info(job.dst_type).name));
         const size_t src_row = row_bytes(job.src_type, job.n_per_row);
         const size_t dst_row = row_bytes(job.dst_type, job.n_per_row);
         const int64_t rows_per_chunk = std::max<int64_t>(1, (1 << 16) / job.n_per_row);
@@ -53,7 +53,7 @@ void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file
         });
         const int64_t bad = first_bad.load();
         if (bad != std::numeric_limits<int64_t>::max())
-            fail(src_file, job.name,
+            fail(job.file, job.name,
                  "non-finite value (NaN or Inf) at row " + std::to_string(bad / job.n_per_row) + ", column " +
                      std::to_string(bad % job.n_per_row));
         if (progress) progress(ji, static_cast<uint64_t>(job.nrows) * src_row);

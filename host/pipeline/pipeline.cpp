@@ -6,6 +6,7 @@
 #include <cstring>
 #include <cstdio>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <unistd.h>
 
@@ -26,9 +27,10 @@ std::vector<int64_t> trimmed_shape(const std::vector<int64_t>& ne) {
 }
 
 // Writes a tensor converted to F32/F16/BF16 (or copied), in row chunks.
-void convert_tensor(const gguf::Reader& in, const PlannedTensor& p, gguf::Writer& w, size_t index) {
+void convert_tensor(const gguf::Model& in, const PlannedTensor& p, gguf::Writer& w, size_t index) {
     const gguf::TensorInfo& t = *p.src;
-    const uint8_t* src = in.tensor_data(t);
+    const std::string& file = in.file_of(p.input).path();
+    const uint8_t* src = in.tensor_data(p.input);
     if (p.action == TensorAction::Copy) {
         w.write_tensor(index, 0, src, t.nbytes);
         return;
@@ -41,8 +43,8 @@ void convert_tensor(const gguf::Reader& in, const PlannedTensor& p, gguf::Writer
         const uint8_t* row = src + r * src_row;
         const int64_t bad = find_non_finite(t.type, row, ne0);  // float sources only; -1 otherwise
         if (bad >= 0)
-            fail(in.path(), t.name, "non-finite value (NaN or Inf) at row " + std::to_string(r) + ", column " +
-                                        std::to_string(bad));
+            fail(file, t.name, "non-finite value (NaN or Inf) at row " + std::to_string(r) + ", column " +
+                                   std::to_string(bad));
         convert_to_f32(t.type, row, f32.data(), ne0);
         switch (p.dst) {
             case Type::F32: std::memcpy(out.data(), f32.data(), dst_row); break;
@@ -56,10 +58,19 @@ void convert_tensor(const gguf::Reader& in, const PlannedTensor& p, gguf::Writer
                 for (int64_t i = 0; i < ne0; ++i) h[i] = fp32_to_bf16(f32[i]);
                 break;
             }
-            default: fail(in.path(), t.name, "internal: convert to a non-float type");
+            default: fail(file, t.name, "internal: convert to a non-float type");
         }
         w.write_tensor(index, static_cast<uint64_t>(r) * dst_row, out.data(), dst_row);
     }
+}
+
+// The layout alignment of an output: llama-quantize lays out with 32 but copies an input
+// `general.alignment` key; a file whose key disagrees with its layout is unreadable, so a copied key
+// decides the layout here.
+size_t output_alignment(const std::vector<gguf::KV>& kvs) {
+    for (const gguf::KV& kv : kvs)
+        if (kv.key == "general.alignment") return static_cast<size_t>(kv.value.as_int());
+    return 32;
 }
 
 // "[ 12/291] 3.1/16.0 GB  5.2 GB/s  ETA 3 s" on stderr, redrawn in place; only on a terminal.
@@ -93,48 +104,52 @@ private:
 
 }  // namespace
 
-PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& kvs,
-                           const std::vector<PlannedTensor>& plan, const std::string& out_path,
+PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>& outputs,
                            const PipelineOptions& opt, const std::function<void(const std::string&)>& log) {
-    std::vector<gguf::Writer::TensorSpec> specs;
-    specs.reserve(plan.size());
-    for (const PlannedTensor& p : plan) specs.push_back({p.src->name, trimmed_shape(p.src->ne), p.dst});
-    // llama-quantize lays the output out with alignment 32 but copies an input `general.alignment` key;
-    // a file whose key disagrees with its layout is unreadable, so a copied key decides the layout here.
-    size_t alignment = 32;
-    for (const gguf::KV& kv : kvs)
-        if (kv.key == "general.alignment") alignment = static_cast<size_t>(kv.value.as_int());
-    gguf::Writer w(out_path, kvs, specs, alignment);
+    // Every output is laid out (and its space reserved) before any tensor work starts.
+    std::vector<std::unique_ptr<gguf::Writer>> writers;
+    for (const OutputFile& o : outputs) {
+        std::vector<gguf::Writer::TensorSpec> specs;
+        specs.reserve(o.tensors.size());
+        for (const PlannedTensor& p : o.tensors) specs.push_back({p.name, trimmed_shape(p.src->ne), p.dst});
+        writers.push_back(std::make_unique<gguf::Writer>(o.path, o.kvs, specs, output_alignment(o.kvs)));
+    }
 
     PipelineStats st;
-    st.tensors = plan.size();
     const auto t0 = std::chrono::steady_clock::now();
 
+    struct Target {
+        size_t file, index;  // writer and tensor index in it
+    };
     std::vector<QuantJob> jobs;
-    std::vector<size_t> job_index;  // job -> writer index
-    for (size_t i = 0; i < plan.size(); ++i) {
-        const PlannedTensor& p = plan[i];
-        st.bytes_in += p.src->nbytes;
-        if (p.action != TensorAction::Quantize) {
-            convert_tensor(in, p, w, i);
-            continue;
+    std::vector<Target> targets;  // per job
+    for (size_t f = 0; f < outputs.size(); ++f) {
+        for (size_t i = 0; i < outputs[f].tensors.size(); ++i) {
+            const PlannedTensor& p = outputs[f].tensors[i];
+            ++st.tensors;
+            st.bytes_in += p.src->nbytes;
+            if (p.action != TensorAction::Quantize) {
+                convert_tensor(in, p, *writers[f], i);
+                continue;
+            }
+            QuantJob j;
+            j.name = p.name;
+            j.file = in.file_of(p.input).path();
+            j.src_type = p.src->type;
+            j.src = in.tensor_data(p.input);
+            j.n_per_row = p.src->ne_at(0);
+            j.nrows = p.src->nrows();
+            j.rows_per_slice = p.src->ne_at(1);
+            j.dst_type = p.dst;
+            j.qw = p.qw;
+            jobs.push_back(std::move(j));
+            targets.push_back({f, i});
         }
-        QuantJob j;
-        j.name = p.src->name;
-        j.src_type = p.src->type;
-        j.src = in.tensor_data(*p.src);
-        j.n_per_row = p.src->ne_at(0);
-        j.nrows = p.src->nrows();
-        j.rows_per_slice = p.src->ne_at(1);
-        j.dst_type = p.dst;
-        j.qw = p.qw;
-        j.out_index = i;
-        jobs.push_back(std::move(j));
     }
     st.quantized = jobs.size();
     std::atomic<uint64_t> quant_bytes_written{0};
     const WriteFn write = [&](size_t job, uint64_t off, const void* data, size_t n) {
-        w.write_tensor(jobs[job].out_index, off, data, n);
+        writers[targets[job].file]->write_tensor(targets[job].index, off, data, n);
         quant_bytes_written.fetch_add(n, std::memory_order_relaxed);
     };
     ProgressLine bar(opt.progress, jobs.size());
@@ -169,15 +184,31 @@ PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& 
 #endif
     }
     if (on_cpu) {
-        run_cpu_jobs(jobs, in.path(), opt.threads, write, progress, opt.cpu_isa);
+        run_cpu_jobs(jobs, opt.threads, write, progress, opt.cpu_isa);
         st.backend = std::string("cpu (") + cpu_isa_name(opt.cpu_isa) + ", " +
                      std::to_string(resolve_threads(opt.threads)) + " threads)";
     }
     bar.finish();
-    w.commit(opt.fsync);
+    // All files complete before the first one appears under its name; a failed rename takes back the
+    // ones renamed before it, so no partial set of shards is left.
+    for (auto& w : writers) w->finish(opt.fsync);
+    for (size_t f = 0; f < writers.size(); ++f) {
+        try {
+            writers[f]->publish(opt.fsync);
+        } catch (...) {
+            for (size_t g = 0; g < f; ++g) ::unlink(outputs[g].path.c_str());
+            throw;
+        }
+    }
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    st.bytes_out = w.total_size();
+    for (auto& w : writers) st.bytes_out += w->total_size();
     return st;
+}
+
+PipelineStats run_pipeline(const gguf::Model& in, const std::vector<gguf::KV>& kvs,
+                           const std::vector<PlannedTensor>& plan, const std::string& out_path,
+                           const PipelineOptions& opt, const std::function<void(const std::string&)>& log) {
+    return run_pipeline(in, std::vector<OutputFile>{{out_path, kvs, plan}}, opt, log);
 }
 
 }  // namespace kquant

@@ -14,6 +14,9 @@ std::optional<int> parse_block_prefix(std::string_view name);
 
 bool is_token_embd_name(std::string_view name);
 
+// gguf_set_*: an existing key is removed first, the new one goes to the end.
+void set_kv(std::vector<gguf::KV>& kvs, gguf::KV kv);
+
 // llama-quantize's running state for §4.4 (quantize_state_impl's counters).
 struct SelectionState {
     int n_attention_wv = 0;  // attn_v-like tensors in the whole list

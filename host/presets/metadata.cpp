@@ -4,17 +4,12 @@
 
 #include "kquant/error.h"
 #include "kquant/presets.h"
+#include "presets/detail.h"
 
 namespace kquant {
 namespace {
 
 constexpr uint32_t kQuantizationVersion = 2;  // GGML_QNT_VERSION
-
-// gguf_set_*: an existing key is removed first, the new one goes to the end.
-void set_kv(std::vector<gguf::KV>& kvs, gguf::KV kv) {
-    std::erase_if(kvs, [&](const gguf::KV& k) { return k.key == kv.key; });
-    kvs.push_back(std::move(kv));
-}
 
 void remove_kv(std::vector<gguf::KV>& kvs, std::string_view key) {
     std::erase_if(kvs, [&](const gguf::KV& k) { return k.key == key; });
@@ -56,6 +51,11 @@ FType ftype_for_type(Type t) {
 
 }  // namespace
 
+void detail::set_kv(std::vector<gguf::KV>& kvs, gguf::KV kv) {
+    std::erase_if(kvs, [&](const gguf::KV& k) { return k.key == kv.key; });
+    kvs.push_back(std::move(kv));
+}
+
 uint32_t input_file_type(const std::vector<gguf::KV>& kvs, std::span<const gguf::TensorInfo> tensors) {
     for (const gguf::KV& k : kvs) {
         if (k.key != "general.file_type") continue;
@@ -90,13 +90,13 @@ uint32_t output_file_type(const QuantParams& p, const std::vector<gguf::KV>& kvs
 std::vector<gguf::KV> build_output_kvs(const std::vector<gguf::KV>& input, uint32_t file_type,
                                        std::span<const KvOverride> overrides) {
     std::vector<gguf::KV> out;
-    for (const gguf::KV& kv : input) set_kv(out, kv);
-    set_kv(out, {"general.quantization_version", gguf::Value::of_u32(kQuantizationVersion)});
-    set_kv(out, {"general.file_type", gguf::Value::of_u32(file_type)});
+    for (const gguf::KV& kv : input) detail::set_kv(out, kv);
+    detail::set_kv(out, {"general.quantization_version", gguf::Value::of_u32(kQuantizationVersion)});
+    detail::set_kv(out, {"general.file_type", gguf::Value::of_u32(file_type)});
     remove_kv(out, "split.no");
     remove_kv(out, "split.count");
     remove_kv(out, "split.tensors.count");
-    for (const KvOverride& o : overrides) set_kv(out, o.to_output_kv());
+    for (const KvOverride& o : overrides) detail::set_kv(out, o.to_output_kv());
     return out;
 }
 

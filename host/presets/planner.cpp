@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
+#include <sstream>
 #include <numeric>
 #include <regex>
 
@@ -55,11 +57,16 @@ public:
         }
     }
 
-    QuantPlan run(std::span<const gguf::TensorInfo> inputs) {
+    QuantPlan run(std::span<const gguf::TensorInfo> inputs, std::span<const uint16_t> shards) {
         if (imatrix_) check_imatrix_finite(*imatrix_);
+        if (!shards.empty() && shards.size() != inputs.size())
+            throw Error("internal: " + std::to_string(shards.size()) + " shard indices for " +
+                        std::to_string(inputs.size()) + " tensors");
         QuantPlan plan;
         plan.n_input_tensors = inputs.size();
-        plan.tensors = ordered(inputs);
+        plan.tensors = ordered(inputs, shards);
+        prune(plan);
+        if (params_.keep_split) keep_split_order(plan, inputs);
         count(plan.tensors);
         for (TensorPlan& t : plan.tensors) preliminary(t, plan);
         for (TensorPlan& t : plan.tensors) main_checks(t);
@@ -75,13 +82,14 @@ private:
     Type default_type_ = Type::F32;
     detail::SelectionState state_;
 
-    std::vector<TensorPlan> ordered(std::span<const gguf::TensorInfo> inputs) const {
+    std::vector<TensorPlan> ordered(std::span<const gguf::TensorInfo> inputs, std::span<const uint16_t> shards) const {
         std::vector<TensorPlan> out(inputs.size());
         for (size_t i = 0; i < inputs.size(); ++i) {
             const gguf::TensorInfo& in = inputs[i];
             TensorPlan& t = out[i];
             t.input_index = i;
-            t.name = in.name;
+            t.input_name = t.name = t.imatrix_name = in.name;
+            t.output = shards.empty() ? 0 : shards[i];
             t.ne = in.ne;
             t.src_type = in.type;
             t.category = tensor_category(in.name);
@@ -94,6 +102,67 @@ private:
         for (size_t i = 1; i < out.size(); ++i)
             if (out[i].name == out[i - 1].name) fail(file_, out[i].name, "invalid model: tensor is duplicated");
         return out;
+    }
+
+    // --prune-layers, as llama-quantize renumbers: in the loader's order, the first `blk.N.` anywhere in a
+    // name decides; a pruned layer's tensors are dropped; a layer below the smallest pruned id keeps its
+    // number, every other kept layer takes the next free one, in the order first seen. The block count
+    // becomes that next number. The imatrix is looked up under the input's layer number.
+    void prune(QuantPlan& plan) const {
+        const std::vector<int>& prune = params_.prune_layers;
+        if (prune.empty()) return;
+        static const std::regex pattern(R"(blk\.(\d+)\.)");
+        std::map<int, std::string> mapped;  // input layer -> output number ("" when pruned)
+        int next_id = 0;
+        std::vector<TensorPlan> kept;
+        for (TensorPlan& t : plan.tensors) {
+            std::smatch m;
+            if (!std::regex_search(t.input_name, m, pattern)) {
+                kept.push_back(std::move(t));
+                continue;
+            }
+            int blk = 0;
+            try {
+                blk = std::stoi(m[1].str());
+            } catch (const std::logic_error&) {
+                fail(file_, t.input_name, "layer number " + m[1].str() + " is out of range");
+            }
+            if (!mapped.count(blk)) {
+                if (std::binary_search(prune.begin(), prune.end(), blk)) {
+                    mapped[blk] = "";
+                } else if (blk < prune.front()) {
+                    mapped[blk] = std::to_string(blk);
+                    next_id = blk + 1;
+                } else {
+                    mapped[blk] = std::to_string(next_id++);
+                }
+            }
+            const std::string& to = mapped[blk];
+            if (to.empty()) continue;
+            t.name = t.input_name.substr(0, m.position(1)) + to + t.input_name.substr(m.position(1) + m.length(1));
+            kept.push_back(std::move(t));
+        }
+        // The imatrix name: the first input layer whose output number is this name's number.
+        for (TensorPlan& t : kept) {
+            std::smatch m;
+            if (!std::regex_search(t.name, m, pattern)) continue;
+            const auto it = std::find_if(mapped.begin(), mapped.end(), [&](const auto& e) { return e.second == m[1].str(); });
+            if (it == mapped.end()) fail(file_, t.name, "internal: no input layer maps to layer " + m[1].str());
+            t.imatrix_name = t.name.substr(0, m.position(1)) + std::to_string(it->first) +
+                             t.name.substr(m.position(1) + m.length(1));
+        }
+        plan.tensors = std::move(kept);
+        plan.block_count = gguf::KV{model_.arch + ".block_count", gguf::Value::of_u32(static_cast<uint32_t>(next_id))};
+    }
+
+    // --keep-split: the tensors in input order (shard, then data offset), one output per input shard.
+    void keep_split_order(QuantPlan& plan, std::span<const gguf::TensorInfo> inputs) const {
+        std::stable_sort(plan.tensors.begin(), plan.tensors.end(), [&](const TensorPlan& a, const TensorPlan& b) {
+            if (a.output != b.output) return a.output < b.output;
+            return inputs[a.input_index].offset < inputs[b.input_index].offset;
+        });
+        plan.keep_split = true;
+        for (const TensorPlan& t : plan.tensors) plan.n_outputs = std::max<uint16_t>(plan.n_outputs, t.output + 1);
     }
 
     void count(const std::vector<TensorPlan>& tensors) {
@@ -163,7 +232,7 @@ private:
         const int64_t ne0 = t.ne.empty() ? 1 : t.ne[0];
         const int64_t ne2 = t.ne.size() > 2 ? t.ne[2] : 1;
         const std::vector<float>* weights = nullptr;
-        if (imatrix_) weights = imatrix_lookup(*imatrix_, t.name, ne0, ne2, &t.imatrix_note);
+        if (imatrix_) weights = imatrix_lookup(*imatrix_, t.imatrix_name, ne0, ne2, &t.imatrix_note);
         if (!weights && t.requires_imatrix)
             fail(file_, t.name, "Missing importance matrix for tensor " + t.name + " in a very low-bit quantization");
         const TypeInfo& src = type_info(t.src_type);
@@ -210,8 +279,30 @@ uint64_t tensor_bytes(Type t, const std::vector<int64_t>& ne) {
 }
 
 QuantPlan plan_quantization(std::span<const gguf::TensorInfo> inputs, const ModelInfo& model,
-                            const QuantParams& params, const Imatrix* imatrix, const std::string& file) {
-    return Planner(model, params, imatrix, file).run(inputs);
+                            const QuantParams& params, const Imatrix* imatrix, const std::string& file,
+                            std::span<const uint16_t> shards) {
+    return Planner(model, params, imatrix, file).run(inputs, shards);
+}
+
+std::vector<int> parse_prune_layers(const std::string& list) {
+    // As llama-quantize splits it: getline on ',' (no token after a trailing comma), the first word of
+    // each token read as an integer (stoi: trailing characters ignored).
+    std::vector<int> ids;
+    std::istringstream in(list);
+    for (std::string tok; std::getline(in, tok, ',');) {
+        std::string word;
+        std::istringstream(tok) >> word;
+        int id = -1;
+        try {
+            id = std::stoi(word);
+        } catch (const std::logic_error&) {
+        }
+        if (id < 0) throw Error("--prune-layers: invalid layer id '" + tok + "'");
+        ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
 }
 
 std::string fallback_summary(const QuantPlan& plan) {
@@ -224,10 +315,12 @@ std::vector<PlannedTensor> to_pipeline_plan(const QuantPlan& plan, std::span<con
     std::vector<PlannedTensor> out;
     out.reserve(plan.tensors.size());
     for (const TensorPlan& t : plan.tensors) {
-        if (t.input_index >= inputs.size() || inputs[t.input_index].name != t.name)
-            throw Error("internal: tensor '" + t.name + "' is not in the input list the plan was made from");
+        if (t.input_index >= inputs.size() || inputs[t.input_index].name != t.input_name)
+            throw Error("internal: tensor '" + t.input_name + "' is not in the input list the plan was made from");
         PlannedTensor p;
         p.src = &inputs[t.input_index];
+        p.input = t.input_index;
+        p.name = t.name;
         p.dst = t.dst_type;
         p.action = t.action;
         p.qw = t.imatrix ? t.imatrix->data() : nullptr;

@@ -1,4 +1,4 @@
-// --dry-run sizes: the output's layout with alignment 32, from the plan and the output KVs (§5.1).
+// --dry-run sizes: the outputs' layout with alignment 32, from the plan and its output files (§5.1).
 #include "kquant/presets.h"
 
 namespace kquant {
@@ -10,25 +10,29 @@ uint64_t pad(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment
 
 }  // namespace
 
-SizeReport size_report(const QuantPlan& plan, const std::vector<gguf::KV>& output_kvs) {
+SizeReport size_report(const QuantPlan& plan, const std::vector<OutputFile>& outputs) {
     SizeReport r;
-    std::vector<gguf::TensorInfo> infos;
-    infos.reserve(plan.tensors.size());
-    uint64_t offset = 0;
     for (const TensorPlan& t : plan.tensors) {
-        gguf::TensorInfo info;
-        info.name = t.name;
-        info.ne.assign(t.ne.begin(), t.ne.begin() + gguf::n_dims(t.ne));  // ggml_n_dims, as the writer does
-        info.type = t.dst_type;
-        info.offset = offset;
-        infos.push_back(std::move(info));
-        offset += pad(t.dst_bytes);
         r.src_tensor_bytes += t.src_bytes;
         r.dst_tensor_bytes += t.dst_bytes;
         r.n_elements += t.n_elements;
     }
-    r.meta_bytes = pad(gguf::serialize_metadata(output_kvs, infos).size());
-    r.data_bytes = offset;
+    for (const OutputFile& o : outputs) {
+        std::vector<gguf::TensorInfo> infos;
+        infos.reserve(o.tensors.size());
+        uint64_t offset = 0;
+        for (const PlannedTensor& p : o.tensors) {
+            gguf::TensorInfo info;
+            info.name = p.name;
+            info.ne.assign(p.src->ne.begin(), p.src->ne.begin() + gguf::n_dims(p.src->ne));  // as the writer does
+            info.type = p.dst;
+            info.offset = offset;
+            offset += pad(tensor_bytes(p.dst, p.src->ne));
+            infos.push_back(std::move(info));
+        }
+        r.meta_bytes += pad(gguf::serialize_metadata(o.kvs, infos).size());
+        r.data_bytes += offset;
+    }
     r.file_bytes = r.meta_bytes + r.data_bytes;
     return r;
 }

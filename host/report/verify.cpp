@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "kquant/error.h"
-#include "kquant/gguf.h"
+#include "kquant/model.h"
 #include "kquant/quantize.h"
 #include "kquant/report.h"
 #include "report/detail.h"
@@ -24,8 +24,7 @@ double norm_ratio(double num_sq, double den_sq) {
 
 // Sums in element storage order, so that the result is the same on any number of threads (and a
 // test can recompute it exactly).
-TensorError measure(const gguf::Reader& src, const gguf::TensorInfo& ts, const gguf::Reader& q,
-                    const gguf::TensorInfo& tq) {
+TensorError measure(const uint8_t* sp, const gguf::TensorInfo& ts, const uint8_t* qp, const gguf::TensorInfo& tq) {
     TensorError e;
     e.name = tq.name;
     e.ne = tq.ne;
@@ -35,8 +34,6 @@ TensorError measure(const gguf::Reader& src, const gguf::TensorInfo& ts, const g
     const int64_t ne0 = ts.ne_at(0), nrows = ts.nrows();
     const size_t src_row = row_bytes(ts.type, ne0), q_row = row_bytes(tq.type, ne0);
     std::vector<float> x(static_cast<size_t>(ne0)), y(static_cast<size_t>(ne0));
-    const uint8_t* sp = src.tensor_data(ts);
-    const uint8_t* qp = q.tensor_data(tq);
     bool nan_seen = false;
     for (int64_t r = 0; r < nrows; ++r) {
         convert_to_f32(ts.type, sp + r * src_row, x.data(), ne0);
@@ -65,35 +62,40 @@ TensorError measure(const gguf::Reader& src, const gguf::TensorInfo& ts, const g
 }  // namespace
 
 VerifyReport verify(const std::string& source_path, const std::string& quantized_path, int threads) {
-    const auto src = gguf::Reader::open(source_path);
-    const auto q = gguf::Reader::open(quantized_path);
+    // Split models (either side) are read whole, from their first shard.
+    const auto src = gguf::Model::open(source_path);
+    const auto q = gguf::Model::open(quantized_path);
     VerifyReport r;
     r.source = source_path;
     r.quantized = quantized_path;
 
-    std::unordered_map<std::string_view, const gguf::TensorInfo*> by_name;
-    for (const gguf::TensorInfo& t : src->tensors()) by_name.emplace(t.name, &t);
+    std::unordered_map<std::string_view, size_t> by_name;
+    for (size_t i = 0; i < src->tensors().size(); ++i) by_name.emplace(src->tensors()[i].name, i);
     std::unordered_map<std::string_view, bool> in_output;
 
     struct Work {
         const gguf::TensorInfo *s, *q;
+        const uint8_t *sp, *qp;
     };
     std::vector<Work> work;
-    for (const gguf::TensorInfo& tq : q->tensors()) {
+    for (size_t qi = 0; qi < q->tensors().size(); ++qi) {
+        const gguf::TensorInfo& tq = q->tensors()[qi];
         in_output.emplace(tq.name, true);
         const auto it = by_name.find(tq.name);
         if (it == by_name.end()) {
             r.problems.push_back(context("", tq.name, "not in the source"));
             continue;
         }
-        const gguf::TensorInfo& ts = *it->second;
+        const gguf::TensorInfo& ts = src->tensors()[it->second];
+        const uint8_t* sp = src->tensor_data(it->second);
+        const uint8_t* qp = q->tensor_data(qi);
         if (!detail::same_shape(ts.ne, tq.ne)) {
             r.problems.push_back(context("", tq.name, "shape " + shape_str(ts.ne) + " in the source, " +
                                                           shape_str(tq.ne) + " in the output"));
             continue;
         }
         if (ts.type == tq.type) {
-            if (std::memcmp(src->tensor_data(ts), q->tensor_data(tq), ts.nbytes) == 0)
+            if (std::memcmp(sp, qp, ts.nbytes) == 0)
                 ++r.unchanged;
             else
                 r.problems.push_back(context("", tq.name, "type unchanged (" + type_name(ts.type) +
@@ -108,7 +110,7 @@ VerifyReport verify(const std::string& source_path, const std::string& quantized
                 break;
             }
         }
-        if (ok) work.push_back({&ts, &tq});
+        if (ok) work.push_back({&ts, &tq, sp, qp});
     }
     for (const gguf::TensorInfo& ts : src->tensors())
         if (!in_output.contains(ts.name)) r.problems.push_back(context("", ts.name, "missing from the output"));
@@ -121,7 +123,7 @@ VerifyReport verify(const std::string& source_path, const std::string& quantized
     r.tensors.resize(work.size());
     detail::parallel_for(work.size(), threads, [&](size_t k) {
         const Work& w = work[order[k]];
-        r.tensors[order[k]] = measure(*src, *w.s, *q, *w.q);
+        r.tensors[order[k]] = measure(w.sp, *w.s, w.qp, *w.q);
     });
 
     double err = 0, ref = 0;

@@ -29,6 +29,7 @@ struct Value {
     ValueType elem_type = ValueType::U8;  // ARRAY: element type
     std::vector<Value> arr;               // ARRAY: elements
 
+    static Value of_u16(uint16_t v);
     static Value of_u32(uint32_t v);
     static Value of_i32(int32_t v);
     static Value of_f32(float v);
@@ -147,14 +148,19 @@ public:
     // Writes `n` bytes at byte `offset` inside tensor i's data (offset + n <= nbytes). Thread-safe.
     void write_tensor(size_t i, uint64_t offset, const void* data, size_t n);
     // Closes and renames onto the destination; with `durable`, fsyncs the data before and the directory
-    // after the rename. Throws on any I/O error (disk full included).
+    // after the rename. Throws on any I/O error (disk full included). Same as finish() then publish().
     void commit(bool durable = true);
+    // The two halves of commit(), for outputs made of several files: finish() checks that every tensor
+    // was fully written, flushes (with `durable`) and closes the temporary file; publish() renames it.
+    void finish(bool durable = true);
+    void publish(bool durable = true);
 
 private:
     std::string path_, temp_path_;
     int fd_ = -1;
     uint64_t data_offset_ = 0, total_size_ = 0;
     std::vector<TensorInfo> infos_;
+    bool finished_ = false;
     bool committed_ = false;
     // Bytes written per tensor, so that commit() can name a tensor that was not (fully) written.
     std::unique_ptr<std::atomic<uint64_t>[]> written_;

@@ -11,6 +11,7 @@ namespace kquant {
 
 struct QuantJob {
     std::string name;              // tensor name, for progress and errors
+    std::string file;              // the file its source bytes are in, for errors
     Type src_type;                 // F32, F16 or BF16
     const void* src;               // nrows * n_per_row source elements (memory-mapped)
     int64_t n_per_row;             // ne0; a multiple of the target's block size

@@ -7,6 +7,7 @@
 
 #include "kquant/gguf.h"
 #include "kquant/job.h"
+#include "kquant/model.h"
 #include "kquant/quantize.h"
 
 namespace kquant {
@@ -18,10 +19,19 @@ enum class TensorAction {
 };
 
 struct PlannedTensor {
-    const gguf::TensorInfo* src = nullptr;
+    const gguf::TensorInfo* src = nullptr;  // the input tensor (an element of gguf::Model::tensors())
+    size_t input = 0;                       // its index there: which shard holds its bytes
+    std::string name;                       // the output name (differs from src->name after --prune-layers)
     Type dst = Type::F32;
     TensorAction action = TensorAction::Copy;
     const float* qw = nullptr;  // importance weights: ne0 * ne2 floats (one slice per expert), or null
+};
+
+// One output file: its KVs and its tensors in file order.
+struct OutputFile {
+    std::string path;
+    std::vector<gguf::KV> kvs;
+    std::vector<PlannedTensor> tensors;
 };
 
 enum class DeviceKind { Cpu, Cuda };
@@ -51,16 +61,21 @@ struct PipelineStats {
     double read_s = 0, h2d_s = 0, kernel_s = 0, d2h_s = 0, write_s = 0;
 };
 
-// Runs the plan in order. The output is written to a temporary file next to out_path and renamed only
-// when complete; on any error nothing is left behind and out_path is untouched. `log` receives one line
-// per tensor (may be null).
-PipelineStats run_pipeline(const gguf::Reader& in, const std::vector<gguf::KV>& kvs,
+// Writes the output files (several for --keep-split) from the model's tensors. Each file is written to a
+// temporary file next to its path; all of them are completed before the first is renamed into place,
+// and on any error nothing is left behind (files renamed before a failing rename are removed again).
+// `log` receives notes such as the CPU fallback (may be null).
+PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>& outputs,
+                           const PipelineOptions& opt, const std::function<void(const std::string&)>& log);
+
+// One output file.
+PipelineStats run_pipeline(const gguf::Model& in, const std::vector<gguf::KV>& kvs,
                            const std::vector<PlannedTensor>& plan, const std::string& out_path,
                            const PipelineOptions& opt, const std::function<void(const std::string&)>& log);
 
 // The CPU backend: quantizes jobs with the codecs of instruction set `isa` (cpu_codec) on `threads`
 // threads. Throws if this CPU lacks `isa`.
-void run_cpu_jobs(const std::vector<QuantJob>& jobs, const std::string& src_file, int threads,
-                  const WriteFn& write, const ProgressFn& progress, CpuIsa isa = CpuIsa::Scalar);
+void run_cpu_jobs(const std::vector<QuantJob>& jobs, int threads, const WriteFn& write, const ProgressFn& progress,
+                  CpuIsa isa = CpuIsa::Scalar);
 
 }  // namespace kquant

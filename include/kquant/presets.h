@@ -135,6 +135,8 @@ struct QuantParams {
     bool allow_requantize = false;              // --allow-requantize
     bool dry_run = false;                       // --dry-run: sizes only; some errors become flags
     std::vector<KvOverride> kv_overrides;       // --override-kv, in order
+    std::vector<int> prune_layers;              // --prune-layers: sorted, unique, >= 0
+    bool keep_split = false;                    // --keep-split: one output per input shard
 
     void set_preset(const PresetInfo& p) {
         ftype = p.ftype;
@@ -174,7 +176,10 @@ bool requires_imatrix(std::string_view name, Type target, FType ftype);
 
 struct TensorPlan {
     size_t input_index = 0;        // position in the input tensor list
-    std::string name;
+    std::string input_name;        // the name in the input
+    std::string name;              // the output name: input_name, renumbered by --prune-layers
+    std::string imatrix_name;      // the name its imatrix entry has (the layer number of the input)
+    uint16_t output = 0;           // the output file: its input shard with --keep-split, else 0
     std::vector<int64_t> ne;       // as in the input
     Type src_type = Type::F32;
     Type dst_type = Type::F32;
@@ -193,10 +198,13 @@ struct TensorPlan {
 };
 
 struct QuantPlan {
-    std::vector<TensorPlan> tensors;    // output order (§5.2)
+    std::vector<TensorPlan> tensors;    // output order (§5.2; input order with --keep-split)
     int n_fallback = 0;
-    size_t n_input_tensors = 0;
+    size_t n_input_tensors = 0;         // pruned tensors included (llama-quantize's [i/N] counts them)
     bool will_require_imatrix = false;  // dry run: completing it would need an imatrix
+    bool keep_split = false;            // --keep-split: outputs named by shard, n_outputs of them
+    uint16_t n_outputs = 1;
+    std::optional<gguf::KV> block_count;  // --prune-layers: <arch>.block_count = the layers kept (u32)
 };
 
 // Runs llama-quantize's preliminary pass (types, fallbacks, the imatrix requirement) and the checks of
@@ -204,15 +212,33 @@ struct QuantPlan {
 // in llama-quantize's order, so that the first error is the one llama-quantize would report. With
 // params.dry_run, only the preliminary pass's errors are raised. `imatrix` may be null; one with no
 // entries counts as none. Errors are kquant::Error with `file` and the tensor name as context.
+// `shards` gives each input's shard (gguf::Model::tensor_shards()); empty means one file. Inputs of one
+// shard must be in file order (--keep-split keeps it).
 QuantPlan plan_quantization(std::span<const gguf::TensorInfo> inputs, const ModelInfo& model,
                             const QuantParams& params, const Imatrix* imatrix = nullptr,
-                            const std::string& file = "");
+                            const std::string& file = "", std::span<const uint16_t> shards = {});
+
+// --prune-layers (§1.2): "3,1,7" -> {1, 3, 7}. Throws for an id that is not a non-negative integer.
+std::vector<int> parse_prune_layers(const std::string& list);
 
 // "WARNING: N of M tensor(s) required fallback quantization", or "" when there was none.
 std::string fallback_summary(const QuantPlan& plan);
 
 // The pipeline's plan: `inputs` must be the span the plan was made from (its elements are pointed at).
 std::vector<PlannedTensor> to_pipeline_plan(const QuantPlan& plan, std::span<const gguf::TensorInfo> inputs);
+
+// §5.4: the output files. One at `out_path`, unless the plan keeps the split: then output k is
+// `<prefix>-%05d-of-%05d.gguf` (k+1, n; even when n is 1), where the prefix is out_path with its last
+// five characters cut when ".gguf" occurs in it (llama-quantize's rule). `kvs` is build_output_kvs's
+// list; the first output gets it plus the plan's block_count, and with more than one output every
+// output gets split.no (u16), split.count (u16) and split.tensors.count (i32), the outputs after the
+// first carrying only those.
+std::vector<OutputFile> plan_outputs(const QuantPlan& plan, std::span<const gguf::TensorInfo> inputs,
+                                     const std::vector<gguf::KV>& kvs, const std::string& out_path);
+
+// §1.1: the output path when it is left out: `<directory of input>/ggml-model-<preset name>.gguf`,
+// without the extension when the split is kept (the shard suffix adds it).
+std::string default_output_path(const std::string& input, const PresetInfo& preset, bool keep_split);
 
 // ---- output metadata -----------------------------------------------------------------------------
 
@@ -247,7 +273,8 @@ struct SizeReport {
     double dst_bpw() const { return n_elements ? dst_tensor_bytes * 8.0 / n_elements : 0.0; }
 };
 
-// The output's layout with alignment 32, from the plan and the output KVs.
-SizeReport size_report(const QuantPlan& plan, const std::vector<gguf::KV>& output_kvs);
+// The outputs' layout with alignment 32 (file sizes summed over the outputs), from the plan and its
+// output files (plan_outputs).
+SizeReport size_report(const QuantPlan& plan, const std::vector<OutputFile>& outputs);
 
 }  // namespace kquant
