@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -15,6 +16,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -142,7 +144,7 @@ std::string mib(size_t b) { return std::to_string((b + (1u << 20) - 1) >> 20) + 
 class Runner {
 public:
     Runner(const std::vector<QuantJob>& jobs, const Options& opt, const WriteFn& write, const ProgressFn& progress)
-        : jobs_(jobs), opt_(opt), write_(write), progress_(progress), plans_(jobs.size()) {}
+        : jobs_(jobs), opt_(opt), write_(write), progress_(progress), plans_(jobs.size()), fault_(injected_fault()) {}
 
     Stats run() {
         t0_ = Clock::now();
@@ -254,6 +256,18 @@ private:
         }
     };
 
+    // KQUANT_CUDA_FAULT makes a real GPU run fail the way a CUDA error would, so that the tests can
+    // check what a user sees: "alloc" fails every slot's device allocation (out of memory) before any
+    // chunk is read; "after-write" fails a chunk right after its bytes were written.
+    enum class Fault { None, Alloc, AfterWrite };
+    static Fault injected_fault() {
+        const char* f = std::getenv("KQUANT_CUDA_FAULT");
+        if (f == nullptr || *f == 0) return Fault::None;
+        if (std::string_view(f) == "alloc") return Fault::Alloc;
+        if (std::string_view(f) == "after-write") return Fault::AfterWrite;
+        throw Error(std::string("KQUANT_CUDA_FAULT=") + f + ": unknown fault (alloc or after-write)");
+    }
+
     void alloc(Slot& s, int device) {
         const std::string who = "CUDA device " + std::to_string(device) + ": ";
         const std::string need = " (" + mib(in_cap_ + out_cap_) + " staging for tensor '" +
@@ -261,6 +275,7 @@ private:
         auto ck = [&](cudaError_t e, const char* what) {
             if (e != cudaSuccess) throw Error(who + what + ": " + cudaGetErrorString(e) + need);
         };
+        if (fault_ == Fault::Alloc) ck(cudaErrorMemoryAllocation, "device allocation (KQUANT_CUDA_FAULT=alloc)");
         ck(cudaSetDevice(device), "cudaSetDevice");
         ck(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "stream creation");
         for (cudaEvent_t& e : s.ev) ck(cudaEventCreate(&e), "event creation");
@@ -377,6 +392,8 @@ private:
             write_(c.job, off + a, s.h_out + a, b - a);
         });
         const double write_s = seconds_since(t);
+        if (fault_ == Fault::AfterWrite)
+            throw Error("CUDA: an error after the chunk's bytes were written (KQUANT_CUDA_FAULT=after-write)");
         {
             std::lock_guard lk(m_);
             stats_.read_s += read_s;
@@ -405,6 +422,7 @@ private:
     Stats stats_;
     Clock::time_point t0_;
     double setup_s_ = 0;  // when the last slot had its buffers
+    Fault fault_;
 };
 
 }  // namespace

@@ -221,6 +221,41 @@ TEST(CliQuantize, DeviceAutoSaysWhichDeviceItUses) {
     EXPECT_NE(r.output.find(gpu_present() ? "on cuda" : "on cpu"), std::string::npos) << r.output;
 }
 
+// A real GPU run made to fail (KQUANT_CUDA_FAULT, kernels/pipeline.cu): --device auto falls back to
+// the CPU only before any quantized byte was written, and says so; --device cuda reports the error; a
+// failure after output was written is an error under auto too. No output or temporary file is left.
+// (tests/pipeline_fallback_test.cpp checks the same decision without a GPU.)
+TEST(CliQuantize, GpuFailureFallsBackOnlyBeforeAnyOutput) {
+    if (!gpu_present()) GTEST_SKIP() << "no CUDA device: a GPU run is needed to make one fail";
+    const std::string dir = fresh_test_dir();
+    const std::string in = make_synth(dir);
+    ASSERT_EQ(quantize("-q --device cpu --type q4_k_m " + in + " " + dir + "/cpu.gguf").exit_code, 0);
+    const std::string cli = "KQUANT_CUDA_FAULT=alloc " + cli_path() + " --type q4_k_m " + in + " ";
+
+    CmdResult r = run_cmd(cli + "--device auto " + dir + "/auto.gguf");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("falling back to the CPU"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("out of memory"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("on cpu"), std::string::npos) << r.output;
+    EXPECT_TRUE(slurp(dir + "/auto.gguf") == slurp(dir + "/cpu.gguf"));
+
+    r = run_cmd(cli + "--device cuda " + dir + "/cuda.gguf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("out of memory"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(dir + "/cuda.gguf"));
+
+    r = run_cmd("KQUANT_CUDA_FAULT=after-write " + cli_path() + " --device auto --type q4_k_m " + in + " " + dir +
+                "/late.gguf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("after-write"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("tensor '"), std::string::npos) << r.output;  // names the tensor
+    EXPECT_EQ(r.output.find("falling back"), std::string::npos) << r.output;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        EXPECT_TRUE(name == "model.gguf" || name == "cpu.gguf" || name == "auto.gguf") << "left behind: " << name;
+    }
+}
+
 TEST(CliQuantize, DryRunSizeEqualsTheRealFileSize) {
     const std::string dir = fresh_test_dir();
     const std::string in = make_synth(dir, "--preset tiny --dtype f16 --seed 9 --ffn 608");

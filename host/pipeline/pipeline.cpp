@@ -102,6 +102,30 @@ private:
     std::mutex mu_;
 };
 
+// The CUDA backend as an accelerator (a build without CUDA has none: asking for it is an error).
+AcceleratorFn cuda_accelerator(const PipelineOptions& opt) {
+#if KQUANT_HAVE_CUDA
+    return [&opt](const std::vector<QuantJob>& jobs, const WriteFn& write, const ProgressFn& progress) {
+        cuda::Options co;
+        co.devices = opt.gpus;
+        co.chunk_bytes = opt.gpu_chunk_bytes;
+        co.streams = opt.gpu_streams;
+        co.io_threads = opt.io_threads;
+        const cuda::Stats cs = cuda::run(jobs, co, write, progress);
+        AcceleratorStats as;
+        as.backend = "cuda";
+        for (size_t k = 0; k < cs.devices.size(); ++k) as.backend += (k ? ", " : " (") + cs.devices[k];
+        if (!cs.devices.empty()) as.backend += ")";
+        as.read_s = cs.read_s, as.h2d_s = cs.h2d_s, as.kernel_s = cs.kernel_s;
+        as.d2h_s = cs.d2h_s, as.write_s = cs.write_s;
+        return as;
+    };
+#else
+    (void)opt;
+    throw Error("this build has no CUDA support (nvcc was not found when it was built)");
+#endif
+}
+
 }  // namespace
 
 PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>& outputs,
@@ -159,29 +183,18 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
     const ProgressFn progress = [&](size_t, uint64_t src_bytes) { bar.advance(src_bytes); };
     bool on_cpu = opt.device == DeviceKind::Cpu;
     if (!on_cpu) {
-#if KQUANT_HAVE_CUDA
-        cuda::Options co;
-        co.devices = opt.gpus;
-        co.chunk_bytes = opt.gpu_chunk_bytes;
-        co.streams = opt.gpu_streams;
-        co.io_threads = opt.io_threads;
+        const AcceleratorFn accelerator = opt.accelerator ? opt.accelerator : cuda_accelerator(opt);
         try {
-            const cuda::Stats cs = cuda::run(jobs, co, write, progress);
-            st.backend = "cuda";
-            for (size_t k = 0; k < cs.devices.size(); ++k) st.backend += (k ? ", " : " (") + cs.devices[k];
-            if (!cs.devices.empty()) st.backend += ")";
-            st.read_s = cs.read_s, st.h2d_s = cs.h2d_s, st.kernel_s = cs.kernel_s;
-            st.d2h_s = cs.d2h_s, st.write_s = cs.write_s;
+            const AcceleratorStats as = accelerator(jobs, write, progress);
+            st.backend = as.backend;
+            st.read_s = as.read_s, st.h2d_s = as.h2d_s, st.kernel_s = as.kernel_s;
+            st.d2h_s = as.d2h_s, st.write_s = as.write_s;
         } catch (const Error& e) {
             if (!opt.allow_cpu_fallback || quant_bytes_written.load() != 0) throw;
             if (log) log(std::string("GPU failed before writing any quantized data (") + e.what() +
                          "); falling back to the CPU");
             on_cpu = true;
         }
-#else
-        (void)log;
-        throw Error("this build has no CUDA support (nvcc was not found when it was built)");
-#endif
     }
     if (on_cpu) {
         run_cpu_jobs(jobs, opt.threads, write, progress, opt.cpu_isa);

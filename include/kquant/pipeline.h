@@ -36,6 +36,17 @@ struct OutputFile {
 
 enum class DeviceKind { Cpu, Cuda };
 
+// What an accelerator run reports: its name for PipelineStats::backend and its stage times.
+struct AcceleratorStats {
+    std::string backend;  // "cuda (NVIDIA H100 ...)"
+    double read_s = 0, h2d_s = 0, kernel_s = 0, d2h_s = 0, write_s = 0;
+};
+
+// An accelerator backend: quantizes the jobs, giving every output byte to `write` exactly once, and
+// throws kquant::Error on failure (the pipeline decides whether the CPU may take over).
+using AcceleratorFn =
+    std::function<AcceleratorStats(const std::vector<QuantJob>& jobs, const WriteFn& write, const ProgressFn& progress)>;
+
 struct PipelineOptions {
     DeviceKind device = DeviceKind::Cpu;
     int threads = 0;                      // CPU threads; <= 0: all cores
@@ -49,6 +60,8 @@ struct PipelineOptions {
     bool fsync = false;                   // --fsync: make the output durable before renaming it
     bool allow_cpu_fallback = false;      // --device auto: a GPU failure before any quantized byte was
                                           // written reruns the jobs on the CPU (and says so)
+    AcceleratorFn accelerator;            // DeviceKind::Cuda runs this instead of the CUDA backend when set
+                                          // (how the tests make a GPU fail, with or without a GPU)
 };
 
 struct PipelineStats {
