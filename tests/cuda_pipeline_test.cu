@@ -195,6 +195,29 @@ TEST(CudaPipeline, ChunkedSplitTensorsEqualWholeCpuBytesForAnyChunking) {
     }
 }
 
+// --gpu N,M / all: the chunks are shared by the slots of every listed device. Every device is listed,
+// and device 0 twice, so that a one-GPU machine runs the multi-device path too (two device entries,
+// their own buffers and streams); real cross-device placement needs a machine with two GPUs.
+TEST(CudaPipeline, SeveralDevicesShareTheChunks) {
+    KQ_REQUIRE_GPU();
+    const std::vector<TestTensor> ts = mixed_tensors();
+    cuda::Options opt;
+    opt.devices.clear();
+    for (int d = 0; d < cuda::probe().count; ++d) opt.devices.push_back(d);
+    opt.devices.push_back(0);
+    opt.chunk_bytes = 5000;  // many chunks, so that every slot gets some
+    opt.streams = 2;
+    Sink sink(ts);
+    const cuda::Stats st = cuda::run(jobs_of(ts), opt, sink.writer(), sink.progress_fn());
+    EXPECT_EQ(st.devices.size(), opt.devices.size());
+    for (size_t i = 0; i < ts.size(); ++i) {
+        EXPECT_EQ(sink.out[i], cpu_reference(ts[i])) << ts[i].name;
+        EXPECT_TRUE(std::all_of(sink.times[i].begin(), sink.times[i].end(), [](uint8_t c) { return c == 1; }))
+            << ts[i].name << ": a byte was not written exactly once";
+    }
+    EXPECT_EQ(sink.progress_calls, static_cast<int>(ts.size()));
+}
+
 TEST(CudaPipeline, EveryVariantGivesTheSameBytes) {
     KQ_REQUIRE_GPU();
     std::vector<TestTensor> ts;
