@@ -42,8 +42,15 @@ struct Fixture {
         return log;
     }
 
-    void expect_nothing_left(const std::string& what) {
-        for (const std::string& f : list_dir(dir)) EXPECT_TRUE(f == "m.gguf" || f == "cpu.gguf") << what << ": left " << f;
+    // The run must fail with an error containing `message` and leave no output or temporary file.
+    void expect_failure(const std::string& out, const PipelineOptions& opt, const std::string& message) {
+        try {
+            run(out, opt);
+            ADD_FAILURE() << "no error";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+        }
+        for (const std::string& f : list_dir(dir)) EXPECT_TRUE(f == "m.gguf" || f == "cpu.gguf") << "left " << f;
     }
 };
 
@@ -84,24 +91,12 @@ TEST(PipelineFallback, CpuTakesOverWhenTheGpuFailsBeforeWriting) {
 
 TEST(PipelineFallback, WithoutAutoTheGpuErrorStandsAndNothingIsLeft) {
     Fixture f;
-    try {
-        f.run(f.dir + "/cuda.gguf", gpu_options(fail_at_once, false));
-        FAIL() << "no error";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos) << e.what();
-    }
-    f.expect_nothing_left("--device cuda");
+    f.expect_failure(f.dir + "/cuda.gguf", gpu_options(fail_at_once, false), "out of memory");
 }
 
 TEST(PipelineFallback, NoFallbackOnceQuantizedBytesWereWritten) {
     Fixture f;
-    try {
-        f.run(f.dir + "/auto.gguf", gpu_options(fail_after_a_write, true));
-        FAIL() << "no error";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("illegal memory access"), std::string::npos) << e.what();
-    }
-    f.expect_nothing_left("failure after a write");
+    f.expect_failure(f.dir + "/auto.gguf", gpu_options(fail_after_a_write, true), "illegal memory access");
 }
 
 TEST(PipelineFallback, AWorkingAcceleratorIsReported) {
