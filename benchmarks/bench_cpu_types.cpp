@@ -1,12 +1,31 @@
 // Single-thread CPU quantization throughput per type (weights/s), plain and with importance weights.
 // The scalar path is byte-identical to ggml's reference, so it stands for llama-quantize's per-thread speed.
+// Built with -DKQUANT_GGML_DIR=<ggml checkout>, the same run also times ggml's own quantize_<type> (what
+// ggml_quantize_chunk, and so llama-quantize, calls) on the same data as "ggml/<type>", after checking
+// that its bytes equal the scalar path's.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kquant/quantize.h"
+
+#if KQ_BENCH_GGML
+// ggml's public quantizers (src/ggml-quants.h), declared here so that no ggml header enters this C++ file.
+extern "C" {
+#define KQ_GGML_QUANTIZER(t) size_t quantize_##t(const float*, void*, int64_t, int64_t, const float*);
+KQ_GGML_QUANTIZER(q4_0) KQ_GGML_QUANTIZER(q4_1) KQ_GGML_QUANTIZER(q5_0) KQ_GGML_QUANTIZER(q5_1)
+KQ_GGML_QUANTIZER(q8_0) KQ_GGML_QUANTIZER(q2_K) KQ_GGML_QUANTIZER(q3_K) KQ_GGML_QUANTIZER(q4_K)
+KQ_GGML_QUANTIZER(q5_K) KQ_GGML_QUANTIZER(q6_K) KQ_GGML_QUANTIZER(iq4_nl) KQ_GGML_QUANTIZER(iq4_xs)
+#undef KQ_GGML_QUANTIZER
+}
+#endif
 
 namespace {
 
@@ -47,6 +66,38 @@ void BM_quantize(benchmark::State& state, kquant::Type t, bool imat) {
         benchmark::Counter(static_cast<double>(kCols * kRows), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+#if KQ_BENCH_GGML
+using GgmlQuantizer = size_t (*)(const float*, void*, int64_t, int64_t, const float*);
+
+GgmlQuantizer ggml_quantizer(const std::string& name) {
+    static const std::map<std::string, GgmlQuantizer> m{
+        {"q4_0", quantize_q4_0}, {"q4_1", quantize_q4_1}, {"q5_0", quantize_q5_0}, {"q5_1", quantize_q5_1},
+        {"q8_0", quantize_q8_0}, {"q2_K", quantize_q2_K}, {"q3_K", quantize_q3_K}, {"q4_K", quantize_q4_K},
+        {"q5_K", quantize_q5_K}, {"q6_K", quantize_q6_K}, {"iq4_nl", quantize_iq4_nl}, {"iq4_xs", quantize_iq4_xs}};
+    const auto it = m.find(name);
+    return it == m.end() ? nullptr : it->second;
+}
+
+void BM_ggml(benchmark::State& state, kquant::Type t, GgmlQuantizer q, bool imat) {
+    const auto& x = input();
+    const float* w = imat ? weights().data() : nullptr;
+    std::vector<uint8_t> out(kquant::row_bytes(t, kCols) * kRows), ours(out.size());
+    kquant::quantize_rows(*kquant::scalar_codec(t), x.data(), ours.data(), kRows, kCols, w, 1);
+    q(x.data(), out.data(), kRows, kCols, w);
+    if (out != ours) {  // the comparison is only meaningful between equal outputs
+        state.SkipWithError("ggml's bytes differ from the scalar path's");
+        return;
+    }
+    for (auto _ : state) {
+        q(x.data(), out.data(), kRows, kCols, w);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["weights/s"] =
+        benchmark::Counter(static_cast<double>(kCols * kRows), benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
 const int registered = [] {
     for (kquant::Type t : kquant::quantizable_types()) {
         if (!kquant::is_block_quantized(t)) continue;
@@ -55,6 +106,17 @@ const int registered = [] {
         if (kquant::type_info(t).uses_imatrix)
             benchmark::RegisterBenchmark(("scalar/" + name + ".imat").c_str(), BM_quantize, t, true)
                 ->Unit(benchmark::kMillisecond);
+#if KQ_BENCH_GGML
+        const GgmlQuantizer q = ggml_quantizer(name);
+        if (q == nullptr) {
+            std::fprintf(stderr, "no ggml quantizer mapped for %s\n", name.c_str());
+            std::abort();
+        }
+        benchmark::RegisterBenchmark(("ggml/" + name).c_str(), BM_ggml, t, q, false)->Unit(benchmark::kMillisecond);
+        if (kquant::type_info(t).uses_imatrix)
+            benchmark::RegisterBenchmark(("ggml/" + name + ".imat").c_str(), BM_ggml, t, q, true)
+                ->Unit(benchmark::kMillisecond);
+#endif
     }
     return 0;
 }();

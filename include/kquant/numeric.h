@@ -37,9 +37,10 @@ KQ_HD float f32_from_bits(uint32_t u) {
 // A NaN argument (from 0*inf in degenerate blocks) gives 0: on x86 the NaN that such an operation makes
 // has a zero payload, so ggml gets 0 there; CUDA's canonical NaN would give 4194303 instead.
 KQ_HD int nint(float v) {
-    if (v != v) return 0;
     const float f = v + 12582912.f;
-    return static_cast<int>(f32_bits(f) & 0x007fffff) - 0x00400000;
+    const int r = static_cast<int>(f32_bits(f) & 0x007fffff) - 0x00400000;
+    return r & -static_cast<int>(v == v);  // NaN -> 0 by a mask, so that loops over nint stay branch-free
+                                           // (and compilers vectorize the level computations, as ggml's)
 }
 
 KQ_HD float kq_fabs(float v) { return f32_from_bits(f32_bits(v) & 0x7fffffffu); }
