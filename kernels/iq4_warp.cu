@@ -26,8 +26,8 @@ __device__ bool same_state(iq4::ScaleState a, iq4::ScaleState b) {
 // grp; every lane of the group returns it.
 __device__ float group_scale(const float* x, const float* w, int grp, int k) {
     constexpr iq4::Table T = iq4::table();
-    const iq4::SubMax m = iq4::subblock_max(x);
-    const bool zero = m.amax < iq4::kGroupMaxEps;  // identical in every lane of the group
+    const search::AbsArgmax m = search::abs_argmax(iq4::kSubBlock, x);
+    const bool zero = m.amax < search::kGroupMaxEps;  // identical in every lane of the group
     iq4::Sums s{0.0f, 0.0f};
     iq4::ScaleState cur{0.0f, 0.0f};
     if (!zero) {

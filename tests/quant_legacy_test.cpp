@@ -384,7 +384,7 @@ TEST(LegacyIq4Search, CandidateFoldEqualsSubBlockLoop) {
         x[j] = std::sin(0.7f * static_cast<float>(j)) * (1.0f + 0.1f * static_cast<float>(j));
         w[j] = x[j] * x[j];
     }
-    const iq4::SubMax m = iq4::subblock_max(x.data());
+    const search::AbsArgmax m = search::abs_argmax(iq4::kSubBlock, x.data());
     iq4::Sums sums[2 * iq4::kNTry + 1];
     for (int k = 2 * iq4::kNTry; k >= 0; --k)  // any order
         sums[k] = iq4::candidate_sums(x.data(), w.data(), iq4::candidate_id(k - iq4::kNTry, m.max, T.v), T.v);

@@ -18,13 +18,13 @@
 #include "kquant/blocks.h"
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/search/qx.h"  // abs_argmax, kGroupMaxEps
 #include "kquant/simd/lanes.h"
 
 namespace kquant::iq4 {
 
 inline constexpr int kSubBlock = 32;       // elements per scale (both IQ4 types)
 inline constexpr int kNTry = 7;            // ggml's search depth: candidates itry = -7..7
-inline constexpr float kGroupMaxEps = 1e-15f;
 
 // The table by value. Device code cannot index a namespace-scope constexpr array at run time, so callers
 // take a local constexpr copy: `constexpr iq4::Table T = iq4::table();` (built from blocks.h's one copy).
@@ -80,25 +80,6 @@ KQ_HD void subblock_weights(const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma
     } else {
         for (int j = 0; j < kSubBlock; ++j) w[j] = x[j] * x[j];
     }
-}
-
-// Signed value of the first element with the largest |x| (strict >), and that |x|.
-template <class V>
-struct SubMaxT {
-    V max;
-    V amax;
-};
-using SubMax = SubMaxT<float>;
-template <class V>
-KQ_HD SubMaxT<V> subblock_max(const V* x) {
-    SubMaxT<V> m{V(0.0f), V(0.0f)};
-    for (int j = 0; j < kSubBlock; ++j) {
-        const V ax = kq_fabs(x[j]);
-        const LaneMask<V> larger = ax > m.amax;
-        m.amax = select(larger, ax, m.amax);
-        m.max = select(larger, x[j], m.max);
-    }
-    return m;
 }
 
 // Weighted sums of one candidate inverse scale id: codes by nearest table entry, sums in element order.
@@ -163,8 +144,8 @@ KQ_HD ScaleStateT<V> candidate(const V* x, const NoDeduce<V>* w, NoDeduce<V> max
 // The float scale of one 32-element sub-block (0 for a sub-block with amax < 1e-15).
 template <class V>
 KQ_HD V subblock_scale(const V* x, const NoDeduce<V>* w, const int8_t* values) {
-    const SubMaxT<V> m = subblock_max(x);
-    const LaneMask<V> zero = m.amax < V(kGroupMaxEps);
+    const search::AbsArgmaxT<V> m = search::abs_argmax(kSubBlock, x);
+    const LaneMask<V> zero = m.amax < V(search::kGroupMaxEps);
     if (all(zero)) return V(0.0f);
     ScaleStateT<V> st = initial_state(x, w, m.max, values);
     for (int itry = -kNTry; itry <= kNTry; ++itry) st = candidate(x, w, m.max, itry, values, st);
