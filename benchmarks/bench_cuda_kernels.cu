@@ -224,7 +224,6 @@ int main(int argc, char** argv) {
             j.rows_per_slice = a.rows;
             j.dst_type = a.pipe_type;
             j.qw = qw_host.data();
-            j.out_index = static_cast<size_t>(i);
             jobs.push_back(j);
         }
         std::vector<std::vector<uint8_t>> out(jobs.size());

@@ -96,7 +96,6 @@ std::vector<QuantJob> jobs_of(const std::vector<TestTensor>& ts) {
         j.rows_per_slice = t.rows_per_slice;
         j.dst_type = t.dst;
         j.qw = t.qw.empty() ? nullptr : t.qw.data();
-        j.out_index = i;
         jobs.push_back(j);
     }
     return jobs;

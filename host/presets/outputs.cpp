@@ -1,5 +1,7 @@
 // The output files of a plan (§5.4): one merged file, or one per input shard with --keep-split, and
 // the default output name (§1.1).
+#include <algorithm>
+
 #include "kquant/model.h"
 #include "kquant/presets.h"
 #include "presets/detail.h"
@@ -9,7 +11,10 @@ namespace kquant {
 std::vector<OutputFile> plan_outputs(const QuantPlan& plan, std::span<const gguf::TensorInfo> inputs,
                                      const std::vector<gguf::KV>& kvs, const std::string& out_path) {
     const std::vector<PlannedTensor> tensors = to_pipeline_plan(plan, inputs);
-    const int n = plan.keep_split ? plan.n_outputs : 1;
+    // With --keep-split, as many outputs as the highest input shard that kept a tensor needs.
+    int n = 1;
+    if (plan.keep_split)
+        for (const TensorPlan& t : plan.tensors) n = std::max(n, t.shard + 1);
     std::vector<OutputFile> out(static_cast<size_t>(n));
     std::string prefix = out_path;
     if (plan.keep_split && prefix.find(".gguf") != std::string::npos) prefix.resize(prefix.size() - 5);
@@ -25,7 +30,7 @@ std::vector<OutputFile> plan_outputs(const QuantPlan& plan, std::span<const gguf
         }
     }
     for (size_t i = 0; i < tensors.size(); ++i)
-        out[plan.keep_split ? plan.tensors[i].output : 0].tensors.push_back(tensors[i]);
+        out[plan.keep_split ? plan.tensors[i].shard : 0].tensors.push_back(tensors[i]);
     return out;
 }
 

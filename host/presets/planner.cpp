@@ -89,7 +89,7 @@ private:
             TensorPlan& t = out[i];
             t.input_index = i;
             t.input_name = t.name = t.imatrix_name = in.name;
-            t.output = shards.empty() ? 0 : shards[i];
+            t.shard = shards.empty() ? 0 : shards[i];
             t.ne = in.ne;
             t.src_type = in.type;
             t.category = tensor_category(in.name);
@@ -158,11 +158,10 @@ private:
     // --keep-split: the tensors in input order (shard, then data offset), one output per input shard.
     void keep_split_order(QuantPlan& plan, std::span<const gguf::TensorInfo> inputs) const {
         std::stable_sort(plan.tensors.begin(), plan.tensors.end(), [&](const TensorPlan& a, const TensorPlan& b) {
-            if (a.output != b.output) return a.output < b.output;
+            if (a.shard != b.shard) return a.shard < b.shard;
             return inputs[a.input_index].offset < inputs[b.input_index].offset;
         });
         plan.keep_split = true;
-        for (const TensorPlan& t : plan.tensors) plan.n_outputs = std::max<uint16_t>(plan.n_outputs, t.output + 1);
     }
 
     void count(const std::vector<TensorPlan>& tensors) {

@@ -19,7 +19,6 @@ struct QuantJob {
     int64_t rows_per_slice;        // ne1: the importance weights change every rows_per_slice rows (experts)
     Type dst_type;                 // block-quantized target
     const float* qw = nullptr;     // n_per_row weights per slice (nrows / rows_per_slice slices), or null
-    size_t out_index = 0;          // index of the tensor in the output writer
 };
 
 // Receives quantized bytes: (job index, byte offset inside the tensor, data, size). Must be thread-safe.

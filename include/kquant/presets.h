@@ -179,7 +179,7 @@ struct TensorPlan {
     std::string input_name;        // the name in the input
     std::string name;              // the output name: input_name, renumbered by --prune-layers
     std::string imatrix_name;      // the name its imatrix entry has (the layer number of the input)
-    uint16_t output = 0;           // the output file: its input shard with --keep-split, else 0
+    uint16_t shard = 0;            // the input shard holding it (its output file with --keep-split)
     std::vector<int64_t> ne;       // as in the input
     Type src_type = Type::F32;
     Type dst_type = Type::F32;
@@ -202,8 +202,7 @@ struct QuantPlan {
     int n_fallback = 0;
     size_t n_input_tensors = 0;         // pruned tensors included (llama-quantize's [i/N] counts them)
     bool will_require_imatrix = false;  // dry run: completing it would need an imatrix
-    bool keep_split = false;            // --keep-split: outputs named by shard, n_outputs of them
-    uint16_t n_outputs = 1;
+    bool keep_split = false;            // --keep-split: one output per input shard, named by shard
     std::optional<gguf::KV> block_count;  // --prune-layers: <arch>.block_count = the layers kept (u32)
 };
 
