@@ -28,9 +28,9 @@ timed runs, so every timed run reads a cached source; with --no-warmup the first
 the disk read (drop the cache first - as root: sync; echo 3 > /proc/sys/vm/drop_caches - to measure a
 cold read). A --synth model has just been written, so it starts in the page cache.
 
-Paths: scalar (the CPU reference codecs on --threads threads), cuda (when this build has CUDA and a
-device is present; otherwise reported as unavailable, with the reason), avx2 (reserved: reported as
-unavailable until the pipeline has a CPU ISA option).
+Paths: scalar (the CPU reference codecs on --threads threads), avx2 and avx512 (the same with that
+instruction set's codecs; reported as unavailable, with the reason, on a CPU without it), cuda (when this
+build has CUDA and a device is present; otherwise reported as unavailable, with the reason).
 
 Exit status: 0 when every available path ran and all paths wrote byte-identical files; 1 otherwise.)";
 
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     int repeats = 3;
     bool warmup = true, keep = false, quiet = false;
     DeviceSettings dev;
-    auto* model_opt = app.add_option("--model", model, "Input GGUF (F32/F16/BF16 weights)")->check(CLI::ExistingFile);
+    auto* model_opt = app.add_option("--model,model", model, "Input GGUF (F32/F16/BF16 weights); also as the one positional argument")->check(CLI::ExistingFile);
     auto* synth_opt = app.add_option("--synth", synth, "Generate a synthetic model with kquant-synth: tiny, small, 1b, "
                                                        "8b, 70b-slice")
                           ->check(CLI::IsMember({"tiny", "small", "1b", "8b", "70b-slice"}));

@@ -63,11 +63,18 @@ void quantize_device(Type dst, Type src_type, const void* d_src, void* d_dst, in
     l.stream = s;
     if (nrows == 0) return;
 
-    float* d_sigma2 = nullptr;
+    // The row sigma2 pre-pass's buffer, freed on the stream however this call ends (a launch may throw).
+    struct StreamBuffer {
+        float* p = nullptr;
+        cudaStream_t s;
+        ~StreamBuffer() {
+            if (p != nullptr) cudaFreeAsync(p, s);
+        }
+    } sigma2{nullptr, s};
     if (d_qw != nullptr && detail::needs_row_sigma2(dst)) {
-        KQ_CUDA(cudaMallocAsync(reinterpret_cast<void**>(&d_sigma2), sizeof(float) * static_cast<size_t>(nrows), s));
-        detail::launch_row_sigma2(l, d_sigma2);
-        l.d_row_sigma2 = d_sigma2;
+        KQ_CUDA(cudaMallocAsync(reinterpret_cast<void**>(&sigma2.p), sizeof(float) * static_cast<size_t>(nrows), s));
+        detail::launch_row_sigma2(l, sigma2.p);
+        l.d_row_sigma2 = sigma2.p;
     }
     bool ok = false;
     switch (v) {
@@ -77,7 +84,6 @@ void quantize_device(Type dst, Type src_type, const void* d_src, void* d_dst, in
         case Variant::Tiled: ok = detail::launch_tiled(l); break;
         case Variant::Default: break;
     }
-    if (d_sigma2 != nullptr) KQ_CUDA(cudaFreeAsync(d_sigma2, s));
     if (!ok)
         throw Error(std::string("no ") + variant_name(v) + " CUDA kernel for " + tname + " from " +
                     std::string(type_info(src_type).name));

@@ -4,6 +4,7 @@
 #include "check.cuh"
 #include "codecs.cuh"
 #include "launch.cuh"
+#include "primitives.cuh"
 #include "source.cuh"
 
 namespace kquant::cuda::detail {
@@ -11,13 +12,11 @@ namespace {
 
 // Threads (= blocks) per CTA: the staged inputs of a CTA stay under 48 KB of shared memory.
 template <class C>
-constexpr int generic_tpb() {
-    return C::kBlockElems >= 256 ? 32 : 128;
-}
+using GenericPolicy = KernelPolicy<C::kBlockElems >= 256 ? 32 : 128, C::kBlockElems >= 256 ? 32 : 128>;
 
 template <class C, class Src>
-__global__ void __launch_bounds__(generic_tpb<C>()) generic_kernel(Launch l) {
-    constexpr int TPB = generic_tpb<C>();
+__global__ void __launch_bounds__(GenericPolicy<C>::kThreads) generic_kernel(Launch l) {
+    constexpr int TPB = GenericPolicy<C>::kThreads;
     constexpr int BE = C::kBlockElems;
     using Block = typename C::Block;
     // Each block's elements are contiguous and followed by one pad word (no bank conflicts when every
@@ -25,12 +24,9 @@ __global__ void __launch_bounds__(generic_tpb<C>()) generic_kernel(Launch l) {
     __shared__ float xs[TPB * (BE + 1)];
     __shared__ __align__(16) uint8_t ys[TPB * sizeof(Block)];
 
-    const CtaBlocks cta = cta_blocks(l, BE, TPB);
+    const CtaBlocks cta = stage_cta<Src, BE>(l, BE, TPB, xs);
     const int64_t nb_row = cta.per_row, b0 = cta.first;
     const int nblk = cta.count;
-
-    stage<Src, BE>(static_cast<const typename Src::T*>(l.d_src), b0 * BE, nblk * BE, xs, l.d_first_bad);
-    __syncthreads();
 
     const int t = threadIdx.x;
     if (t < nblk) {
@@ -68,16 +64,12 @@ bool launch_generic(const Launch& l) {
     visit_codec(l.dst, [&]<class C>(Tag<C>) {
         if constexpr (DeviceCodec<C>) {
             visit_source(l.src, [&]<class Src>() {
-                constexpr int TPB = generic_tpb<C>();
-                const int64_t nblocks = l.nblocks(C::kBlockElems);
-                const int64_t grid = (nblocks + TPB - 1) / TPB;
-                if (grid == 0) {
-                    launched = true;
-                    return;
-                }
-                generic_kernel<C, Src><<<static_cast<unsigned>(grid), TPB, 0, l.stream>>>(l);
-                check(cudaGetLastError(), "generic kernel launch");
+                using P = GenericPolicy<C>;
+                const int64_t grid = P::grid(l, C::kBlockElems);
                 launched = true;
+                if (grid == 0) return;
+                generic_kernel<C, Src><<<static_cast<unsigned>(grid), P::kThreads, 0, l.stream>>>(l);
+                check(cudaGetLastError(), "generic kernel launch");
             });
         }
     });

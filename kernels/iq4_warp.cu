@@ -4,17 +4,18 @@
 // re-evaluated; only the folding into the state is sequential: the first lane (in candidate order) whose
 // accept() changes the state wins, then the next one after it, until none does (hand-written ballot loop:
 // the order of the fold decides the bytes). A warp runs two sub-blocks at once: IQ4_NL two blocks,
-// IQ4_XS two sub-blocks of its super-block at a time.
+// IQ4_XS two sub-blocks of its super-block at a time, then the codec's phases 2 and 3.
 #include "check.cuh"
 #include "codecs.cuh"
 #include "launch.cuh"
+#include "primitives.cuh"
 #include "source.cuh"
 
 namespace kquant::cuda::detail {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr unsigned kFull = 0xffffffffu;
+using Iq4WarpPolicy = KernelPolicy<128, 4>;  // four warps; IQ4_NL: two blocks per warp, IQ4_XS: one
+constexpr int kWarps = Iq4WarpPolicy::kBlocksPerCta;
 constexpr int G = 16;  // lanes per sub-block: 15 candidates + the starting point
 constexpr int kLen = iq4::kSubBlock;
 
@@ -36,41 +37,36 @@ __device__ float group_scale(const float* x, const float* w, int grp, int k) {
         else
             s = iq4::candidate_sums(x, w, iq4::candidate_id(k - iq4::kNTry, m.max, T.v), T.v);
     }
-    cur.d = __shfl_sync(kFull, cur.d, grp * G + G - 1);
-    cur.best = __shfl_sync(kFull, cur.best, grp * G + G - 1);
+    cur = warp_broadcast(cur, grp * G + G - 1);
     int start = 0;
     bool over = zero;
-    while (__any_sync(kFull, !over)) {
+    while (__any_sync(kFullMask, !over)) {
         const iq4::ScaleState next = iq4::accept(s, cur);
         const bool changes = !over && k < G - 1 && k >= start && !same_state(next, cur);
-        const unsigned mask = (__ballot_sync(kFull, changes) >> (grp * G)) & 0xffffu;
-        const int first = mask != 0 ? __ffs(static_cast<int>(mask)) - 1 : 0;
-        const float d = __shfl_sync(kFull, next.d, grp * G + first);
-        const float best = __shfl_sync(kFull, next.best, grp * G + first);
+        const int hit = first_lane_in_group<G>(changes, grp);
+        const iq4::ScaleState won = warp_broadcast(next, grp * G + (hit >= 0 ? hit : 0));
         if (over) continue;
-        if (mask == 0) {
+        if (hit < 0) {
             over = true;
         } else {
-            cur = iq4::ScaleState{d, best};
-            start = first + 1;
+            cur = won;
+            start = hit + 1;
         }
     }
     return zero ? 0.0f : cur.d;
 }
 
 template <class Src, bool kWeighted>
-__global__ void __launch_bounds__(kWarps * 32) iq4nl_warp_kernel(Launch l) {
+__global__ void __launch_bounds__(Iq4WarpPolicy::kThreads) iq4nl_warp_kernel(Launch l) {
     constexpr int kBlocks = kWarps * 2;  // two blocks per warp
     constexpr iq4::Table T = iq4::table();
     __shared__ float xs[kBlocks * (kLen + 1)];
     __shared__ float ws[kBlocks][kLen];
     __shared__ __align__(16) uint8_t ys[kBlocks * sizeof(block_iq4_nl)];
 
-    const CtaBlocks cta = cta_blocks(l, kLen, kBlocks);
+    const CtaBlocks cta = stage_cta<Src, kLen>(l, kLen, kBlocks, xs);
     const int64_t nb_row = cta.per_row, b0 = cta.first;
     const int nblk = cta.count;
-    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * kLen, nblk * kLen, xs, l.d_first_bad);
-    __syncthreads();
 
     const int lane = threadIdx.x % 32, grp = lane / G, k = lane % G;
     const int b = (threadIdx.x / 32) * 2 + grp;
@@ -99,53 +95,48 @@ __global__ void __launch_bounds__(kWarps * 32) iq4nl_warp_kernel(Launch l) {
 }
 
 template <class Src, bool kWeighted>
-__global__ void __launch_bounds__(kWarps * 32) iq4xs_warp_kernel(Launch l) {
-    constexpr int kSub = QK_K / kLen;
+__global__ void __launch_bounds__(Iq4WarpPolicy::kThreads) iq4xs_warp_kernel(Launch l) {
+    using C = codec::IQ4_XS;
+    constexpr int kSub = C::kSubblocks;
     __shared__ float xs[kWarps * (QK_K + QK_K / kLen)];
     __shared__ float ws[kWarps][2][kLen];
-    __shared__ float scales[kWarps][kSub];
-    __shared__ int codes[kWarps][kSub];
+    __shared__ kq::SubblockFit fits[kWarps][kSub];
+    __shared__ uint8_t Ls[kWarps][QK_K];
     __shared__ __align__(16) uint8_t ys[kWarps * sizeof(block_iq4_xs)];
 
-    const CtaBlocks cta = cta_blocks(l, QK_K, kWarps);
+    const CtaBlocks cta = stage_cta<Src, kLen>(l, QK_K, kWarps, xs);
     const int64_t nb_row = cta.per_row, b0 = cta.first;
     const int nblk = cta.count;
-    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
-    __syncthreads();
 
     const int wi = threadIdx.x / 32, lane = threadIdx.x % 32, grp = lane / G, k = lane % G;
     if (wi < nblk) {  // warp-uniform
         const int64_t g = b0 + wi;
         const float* qwb = kWeighted ? l.block_qw(g / nb_row, (g % nb_row) * QK_K) : nullptr;
         auto* y = reinterpret_cast<block_iq4_xs*>(ys) + wi;
+        uint8_t* L = Ls[wi];
         auto sub_x = [&](int j) { return xs + padded<kLen>(wi * QK_K + j * kLen); };
         float sigma2 = 0.0f;
         if constexpr (kWeighted) {
-            if (lane == 0) {  // one sequential sum over the super-block, on a contiguous copy
-                float xb[QK_K];
-                for (int e = 0; e < QK_K; ++e) xb[e] = xs[padded<kLen>(wi * QK_K + e)];
-                sigma2 = iq4::superblock_sigma2(xb, QK_K);
-            }
-            sigma2 = __shfl_sync(kFull, sigma2, 0);
+            if (lane == 0) sigma2 = staged_block_sigma2<C, kLen>(xs, wi);
+            sigma2 = __shfl_sync(kFullMask, sigma2, 0);
         }
+        // Phase 1, two sub-blocks at a time (one per 16-lane group).
         for (int j0 = 0; j0 < kSub; j0 += 2) {
             const int j = j0 + grp;
             float* w = ws[wi][grp];
             if (k == 0) iq4::subblock_weights(sub_x(j), kWeighted ? qwb + j * kLen : nullptr, sigma2, w);
             __syncwarp();
             const float s = group_scale(sub_x(j), w, grp, k);
-            if (k == 0) scales[wi][j] = s;
+            if (k == 0) fits[wi][j] = kq::SubblockFit{s, 0.0f, 0.0f};
             __syncwarp();
         }
-        float d = 0.0f;
-        if (lane == 0) {
-            d = iq4::xs_block_scale(scales[wi]);
-            y->d = fp32_to_fp16(d);
-        }
-        d = __shfl_sync(kFull, d, 0);
-        if (lane < kSub) codes[wi][lane] = iq4::xs_requantize_subblock(sub_x(lane), d, scales[wi][lane], y->qs + lane * 16);
+        // Phases 2 and 3 of the codec.
+        kq::BlockScales bs{false, 0.0f};
+        if (lane == 0) bs = C::set_block_scales(fits[wi], kWeighted, y);
+        bs = warp_broadcast(bs, 0);
+        if (lane < kSub) kq::requantize_subblock<C>(sub_x(lane), lane, *y, bs, fits[wi][lane], L + lane * kLen);
         __syncwarp();
-        if (lane == 0) iq4::xs_pack_scale_codes(codes[wi], y);
+        C::pack_column(L, lane, y);
     }
     __syncthreads();
     store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(block_iq4_xs),
@@ -162,11 +153,13 @@ bool launch_iq4_warp(const Launch& l) {
         const int64_t grid = (l.nblocks(nl ? kLen : QK_K) + per_cta - 1) / per_cta;
         if (grid == 0) return;
         const auto gx = static_cast<unsigned>(grid);
-        const bool wq = l.d_qw != nullptr;
-        if (nl && wq) iq4nl_warp_kernel<Src, true><<<gx, kWarps * 32, 0, l.stream>>>(l);
-        if (nl && !wq) iq4nl_warp_kernel<Src, false><<<gx, kWarps * 32, 0, l.stream>>>(l);
-        if (!nl && wq) iq4xs_warp_kernel<Src, true><<<gx, kWarps * 32, 0, l.stream>>>(l);
-        if (!nl && !wq) iq4xs_warp_kernel<Src, false><<<gx, kWarps * 32, 0, l.stream>>>(l);
+        constexpr int kThreads = Iq4WarpPolicy::kThreads;
+        with_weighted(l, [&]<bool kWeighted>() {
+            if (nl)
+                iq4nl_warp_kernel<Src, kWeighted><<<gx, kThreads, 0, l.stream>>>(l);
+            else
+                iq4xs_warp_kernel<Src, kWeighted><<<gx, kThreads, 0, l.stream>>>(l);
+        });
         check(cudaGetLastError(), "IQ4 warp kernel launch");
     });
 }

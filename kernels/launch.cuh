@@ -49,8 +49,7 @@ bool launch_generic(const Launch& l);
 bool launch_subblock(const Launch& l);
 bool launch_warp(const Launch& l);
 bool launch_tiled(const Launch& l);
-// The IQ4 kernels (iq4_subblock.cu, iq4_warp.cu), reached through launch_subblock / launch_warp.
-bool launch_iq4xs_subblock(const Launch& l);
+// The IQ4 table-search warp kernels (iq4_warp.cu), reached through launch_warp.
 bool launch_iq4_warp(const Launch& l);
 // True when the family implements the type (for variants_for).
 bool generic_supports(Type t);

@@ -24,6 +24,7 @@
 #include "kquant/cuda_backend.h"
 #include "kquant/error.h"
 #include "kquant/quantize.h"
+#include "common/parallel.h"
 
 namespace kquant::cuda {
 namespace {
@@ -31,94 +32,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// A fixed pool of io threads. parallel_for runs pieces on the pool and on the calling thread; pieces
-// never wait on other pieces, so callers cannot deadlock the pool.
-class IoPool {
-public:
-    explicit IoPool(int n) {
-        for (int i = 0; i < n; ++i) threads_.emplace_back([this] { loop(); });
-    }
-    ~IoPool() {
-        {
-            std::lock_guard lk(m_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-    }
-    IoPool(const IoPool&) = delete;
-    IoPool& operator=(const IoPool&) = delete;
-
-    void parallel_for(int n, const std::function<void(int)>& f) {
-        if (n <= 0) return;
-        struct Group {
-            std::mutex m;
-            std::condition_variable cv;
-            int left;
-            std::exception_ptr err;
-        } g;
-        g.left = n;
-        auto run_one = [&g, &f](int i) {
-            std::exception_ptr e;
-            try {
-                f(i);
-            } catch (...) {
-                e = std::current_exception();
-            }
-            std::lock_guard lk(g.m);
-            if (e && !g.err) g.err = e;
-            if (--g.left == 0) g.cv.notify_all();
-        };
-        {
-            std::lock_guard lk(m_);
-            for (int i = 1; i < n; ++i) tasks_.emplace_back([run_one, i] { run_one(i); });
-        }
-        cv_.notify_all();
-        run_one(0);
-        // Help with queued pieces (ours or another slot's) instead of idling.
-        for (;;) {
-            {
-                std::lock_guard lk(g.m);
-                if (g.left == 0) break;
-            }
-            std::function<void()> t;
-            {
-                std::lock_guard lk(m_);
-                if (!tasks_.empty()) {
-                    t = std::move(tasks_.front());
-                    tasks_.pop_front();
-                }
-            }
-            if (t) {
-                t();
-                continue;
-            }
-            std::unique_lock lk(g.m);
-            g.cv.wait(lk, [&] { return g.left == 0; });
-        }
-        if (g.err) std::rethrow_exception(g.err);
-    }
-
-private:
-    void loop() {
-        for (;;) {
-            std::function<void()> t;
-            {
-                std::unique_lock lk(m_);
-                cv_.wait(lk, [&] { return stop_ || !tasks_.empty(); });
-                if (tasks_.empty()) return;
-                t = std::move(tasks_.front());
-                tasks_.pop_front();
-            }
-            t();
-        }
-    }
-    std::mutex m_;
-    std::condition_variable cv_;
-    std::deque<std::function<void()>> tasks_;
-    bool stop_ = false;
-    std::vector<std::jthread> threads_;  // declared last: joined before the queue is destroyed
-};
 
 bool device_readable(Type t) { return t == Type::F32 || t == Type::F16 || t == Type::BF16; }
 
@@ -161,7 +74,7 @@ public:
         for (size_t j = 0; j < jobs_.size(); ++j)
             if (plans_[j].chunks_left.load() == 0) finish_job(j);
         if (!chunks_.empty()) {
-            IoPool pool(std::max(1, opt_.io_threads));
+            TaskPool pool(std::max(1, opt_.io_threads));
             pool_ = &pool;
             const int streams = std::max(1, opt_.streams);
             std::vector<std::jthread> slots;
@@ -415,7 +328,7 @@ private:
     std::vector<Chunk> chunks_;
     std::atomic<size_t> next_chunk_{0};
     size_t in_cap_ = 0, out_cap_ = 0, qw_cap_ = 0, in_cap_job_ = 0;
-    IoPool* pool_ = nullptr;
+    TaskPool* pool_ = nullptr;
     std::mutex m_, progress_m_;
     std::atomic<bool> failed_{false};
     std::exception_ptr error_;

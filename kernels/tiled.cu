@@ -1,4 +1,4 @@
-// The tiled kernels of the k-quants: one CTA runs each phase of the codec (formats/kquant_scales.h)
+// The tiled kernels of the phased codecs (the k-quants, IQ4_XS): one CTA runs each phase of the codec (formats/kquant_scales.h)
 // over a tile of 32 super-blocks, with a barrier between phases. The sub-block phases (search,
 // requantization) give every thread sub-blocks; the block phases (the weighted paths' sigma2, the block
 // scales: make_qp / make_qx over the sub-block scales, which are sequential) give one thread a whole
@@ -8,13 +8,14 @@
 #include "check.cuh"
 #include "codecs.cuh"
 #include "launch.cuh"
+#include "primitives.cuh"
 #include "source.cuh"
 
 namespace kquant::cuda::detail {
 namespace {
 
-constexpr int kThreads = 128;
-constexpr int kTile = 32;  // super-blocks per CTA: one warp's worth of block-phase threads
+using TiledPolicy = KernelPolicy<128, 32>;  // 32 super-blocks per CTA: one warp's worth of block-phase threads
+constexpr int kThreads = TiledPolicy::kThreads, kTile = TiledPolicy::kBlocksPerCta;
 
 template <class C>
 struct TileLayout {
@@ -24,8 +25,8 @@ struct TileLayout {
     static constexpr size_t L_off = xs_off + xs_floats * sizeof(float);
     static constexpr size_t fits_off = L_off + kTile * QK_K;
     static constexpr size_t sig_off = fits_off + kTile * kSub * sizeof(kq::SubblockFit);
-    static constexpr size_t ok_off = sig_off + kTile * sizeof(float);
-    static constexpr size_t ys_off = (ok_off + kTile * sizeof(int) + 15) / 16 * 16;
+    static constexpr size_t bs_off = sig_off + kTile * sizeof(float);
+    static constexpr size_t ys_off = (bs_off + kTile * sizeof(kq::BlockScales) + 15) / 16 * 16;
     static constexpr size_t bytes = ys_off + kTile * sizeof(typename C::Block);
 };
 
@@ -39,14 +40,12 @@ __global__ void __launch_bounds__(kThreads) tiled_kernel(Launch l) {
     uint8_t* Ls = smem + Lay::L_off;
     auto* fits = reinterpret_cast<kq::SubblockFit*>(smem + Lay::fits_off);
     float* sig = reinterpret_cast<float*>(smem + Lay::sig_off);
-    int* ok = reinterpret_cast<int*>(smem + Lay::ok_off);
+    auto* bs = reinterpret_cast<kq::BlockScales*>(smem + Lay::bs_off);
     Block* ys = reinterpret_cast<Block*>(smem + Lay::ys_off);
 
-    const CtaBlocks cta = cta_blocks(l, QK_K, kTile);
+    const CtaBlocks cta = stage_cta<Src, kLen>(l, QK_K, kTile, xs);
     const int64_t nb_row = cta.per_row, b0 = cta.first;
     const int nblk = cta.count;
-    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
-    __syncthreads();
 
     const int t = threadIdx.x;
     auto sub_x = [&](int b, int j) { return xs + padded<kLen>(b * QK_K + j * kLen); };
@@ -56,11 +55,7 @@ __global__ void __launch_bounds__(kThreads) tiled_kernel(Launch l) {
     };
 
     if constexpr (kWeighted) {  // block phase: the super-block sigma2 (one sequential sum)
-        if (t < nblk) {
-            float xb[QK_K];
-            for (int e = 0; e < QK_K; ++e) xb[e] = xs[padded<kLen>(t * QK_K + e)];
-            sig[t] = C::block_sigma2(xb);
-        }
+        if (t < nblk) sig[t] = staged_block_sigma2<C, kLen>(xs, t);
         __syncthreads();
     }
     for (int task = t; task < nblk * kSub; task += kThreads) {  // sub-block phase: the searches
@@ -69,16 +64,16 @@ __global__ void __launch_bounds__(kThreads) tiled_kernel(Launch l) {
                                      kWeighted ? sig[b] : 0.0f, Ls + b * QK_K + j * kLen);
     }
     __syncthreads();
-    if (t < nblk) ok[t] = C::set_block_scales(fits + t * kSub, kWeighted, ys + t) ? 1 : 0;  // block phase
+    if (t < nblk) bs[t] = C::set_block_scales(fits + t * kSub, kWeighted, ys + t);  // block phase
     __syncthreads();
     for (int task = t; task < nblk * kSub; task += kThreads) {  // sub-block phase: requantization
         const int b = task / kSub, j = task % kSub;
-        if (ok[b]) C::requantize_subblock(sub_x(b, j), j, ys[b], Ls + b * QK_K + j * kLen);
+        if (bs[b].ok) kq::requantize_subblock<C>(sub_x(b, j), j, ys[b], bs[b], fits[task], Ls + b * QK_K + j * kLen);
     }
     __syncthreads();
     for (int task = t; task < nblk * 32; task += kThreads) {  // column phase: packing
         const int b = task / 32, col = task % 32;
-        if (ok[b]) C::pack_column(Ls + b * QK_K, col, ys + b);
+        if (bs[b].ok) C::pack_column(Ls + b * QK_K, col, ys + b);
     }
     __syncthreads();
     store_bytes(reinterpret_cast<const uint8_t*>(ys), static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(Block),
@@ -108,13 +103,10 @@ bool launch_tiled(const Launch& l) {
     visit_codec(l.dst, [&]<class C>(Tag<C>) {
         if constexpr (PhasedCodec<C>) {
             visit_source(l.src, [&]<class Src>() {
-                const int64_t grid = (l.nblocks(QK_K) + kTile - 1) / kTile;
+                const int64_t grid = TiledPolicy::grid(l, QK_K);
                 launched = true;
                 if (grid == 0) return;
-                if (l.d_qw != nullptr)
-                    launch_one<C, Src, true>(l, static_cast<unsigned>(grid));
-                else
-                    launch_one<C, Src, false>(l, static_cast<unsigned>(grid));
+                with_weighted(l, [&]<bool kWeighted>() { launch_one<C, Src, kWeighted>(l, static_cast<unsigned>(grid)); });
                 check(cudaGetLastError(), "tiled kernel launch");
             });
         }

@@ -11,13 +11,14 @@
 #include "check.cuh"
 #include "codecs.cuh"
 #include "launch.cuh"
+#include "primitives.cuh"
 #include "source.cuh"
 
 namespace kquant::cuda::detail {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr unsigned kFull = 0xffffffffu;
+using WarpPolicy = KernelPolicy<128, 4>;  // one super-block per warp
+constexpr int kWarps = WarpPolicy::kBlocksPerCta;
 
 // The state of one group's search; identical in every lane of the group.
 struct GroupSearch {
@@ -34,19 +35,18 @@ struct GroupSearch {
 template <int G>
 __device__ void resolve_round(GroupSearch& gs, const search::QkxCandidate& c, bool evaluated, float eval_min,
                               int count, int grp, int k) {
-    constexpr unsigned kGroupMask = G == 32 ? kFull : ((1u << G) - 1u);
     int start = 0, advance = 0;
     bool over = gs.done;
-    while (__any_sync(kFull, !over)) {
+    while (__any_sync(kFullMask, !over)) {
         const bool accepts = !over && evaluated && k >= start && search::qkx_accepts(c, gs.st.best);
-        const unsigned m = (__ballot_sync(kFull, accepts) >> (grp * G)) & kGroupMask;
-        const int first = m != 0 ? __ffs(static_cast<int>(m)) - 1 : 0;
-        const int src = grp * G + first;
-        const float scale = __shfl_sync(kFull, c.scale, src);
-        const float min = __shfl_sync(kFull, c.min, src);
-        const float err = __shfl_sync(kFull, c.err, src);
+        const int hit = first_lane_in_group<G>(accepts, grp);
+        const int first = hit >= 0 ? hit : 0;
+        const int src = grp * G + first;  // (the candidate's accepted flag is not needed: three words)
+        const float scale = __shfl_sync(kFullMask, c.scale, src);
+        const float min = __shfl_sync(kFullMask, c.min, src);
+        const float err = __shfl_sync(kFullMask, c.err, src);
         if (over) continue;
-        if (m == 0) {
+        if (hit < 0) {
             advance = count - gs.next < G ? count - gs.next : G;
             over = true;
             continue;
@@ -68,7 +68,7 @@ __device__ void resolve_round(GroupSearch& gs, const search::QkxCandidate& c, bo
 }
 
 template <class C, class Src, bool kWeighted>
-__global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
+__global__ void __launch_bounds__(WarpPolicy::kThreads) warp_kernel(Launch l) {
     constexpr search::QkxParams P = C::search_params(kWeighted);
     constexpr int kSub = C::kSubblocks, kLen = C::kSubblockElems;
     constexpr int kCount = search::qkx_candidate_count(P);
@@ -82,11 +82,9 @@ __global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
     __shared__ kq::SubblockFit fits[kWarps][kSub];
     __shared__ __align__(16) uint8_t ys[kWarps * sizeof(Block)];
 
-    const CtaBlocks cta = cta_blocks(l, QK_K, kWarps);
+    const CtaBlocks cta = stage_cta<Src, kLen>(l, QK_K, kWarps, xs);
     const int64_t nb_row = cta.per_row, b0 = cta.first;
     const int nblk = cta.count;
-    stage<Src, kLen>(static_cast<const typename Src::T*>(l.d_src), b0 * QK_K, nblk * QK_K, xs, l.d_first_bad);
-    __syncthreads();
 
     const int wi = threadIdx.x / 32, lane = threadIdx.x % 32, grp = lane / G, k = lane % G;
     if (wi < nblk) {  // warp-uniform
@@ -98,12 +96,8 @@ __global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
 
         float sigma2 = 0.0f;
         if constexpr (kWeighted) {
-            if (lane == 0) {  // one sequential sum over the super-block, on a contiguous copy
-                float xb[QK_K];
-                for (int e = 0; e < QK_K; ++e) xb[e] = xs[padded<kLen>(wi * QK_K + e)];
-                sigma2 = C::block_sigma2(xb);
-            }
-            sigma2 = __shfl_sync(kFull, sigma2, 0);
+            if (lane == 0) sigma2 = staged_block_sigma2<C, kLen>(xs, wi);
+            sigma2 = __shfl_sync(kFullMask, sigma2, 0);
         }
 
         for (int j0 = 0; j0 < kSub; j0 += kGroups) {
@@ -124,11 +118,9 @@ __global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
                 if (k == 0) gs.st = search::qkx_initial(P, kLen, xj, w, s, L + j * kLen);
                 gs.done = kCount == 0;
             }
-            gs.st.scale = __shfl_sync(kFull, gs.st.scale, grp * G);
-            gs.st.min = __shfl_sync(kFull, gs.st.min, grp * G);
-            gs.st.best = __shfl_sync(kFull, gs.st.best, grp * G);
+            gs.st = warp_broadcast(gs.st, grp * G);
 
-            while (__any_sync(kFull, !gs.done)) {
+            while (__any_sync(kFullMask, !gs.done)) {
                 const int is = gs.next + k;
                 const bool evaluated = !gs.done && is < kCount;
                 const float eval_min = gs.st.min;
@@ -144,13 +136,13 @@ __global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
             __syncwarp();
         }
 
-        int ok = 0;
-        if (lane == 0) ok = C::set_block_scales(fits[wi], kWeighted, y) ? 1 : 0;
-        ok = __shfl_sync(kFull, ok, 0);
+        kq::BlockScales bs{false, 0.0f};
+        if (lane == 0) bs = C::set_block_scales(fits[wi], kWeighted, y);
+        bs = warp_broadcast(bs, 0);
         __syncwarp();
-        if (ok && lane < kSub) C::requantize_subblock(sub_x(lane), lane, *y, L + lane * kLen);
+        if (bs.ok && lane < kSub) kq::requantize_subblock<C>(sub_x(lane), lane, *y, bs, fits[wi][lane], L + lane * kLen);
         __syncwarp();
-        if (ok) C::pack_column(L, lane, y);
+        if (bs.ok) C::pack_column(L, lane, y);
     }
     __syncthreads();
     store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(Block), nblk * static_cast<int>(sizeof(Block)));
@@ -160,25 +152,25 @@ __global__ void __launch_bounds__(kWarps * 32) warp_kernel(Launch l) {
 
 bool warp_supports(Type t) {
     bool ok = false;
-    visit_codec(t, [&]<class C>(Tag<C>) { ok = QkxCodec<C>; });
-    return ok || t == Type::IQ4_NL || t == Type::IQ4_XS;
+    visit_codec(t, [&]<class C>(Tag<C>) { ok = QkxCodec<C> || Iq4TableCodec<C>; });
+    return ok;
 }
 
 bool launch_warp(const Launch& l) {
-    if (l.dst == Type::IQ4_NL || l.dst == Type::IQ4_XS) return launch_iq4_warp(l);
     bool launched = false;
     visit_codec(l.dst, [&]<class C>(Tag<C>) {
         if constexpr (QkxCodec<C>) {
             visit_source(l.src, [&]<class Src>() {
-                const int64_t grid = (l.nblocks(QK_K) + kWarps - 1) / kWarps;
+                const int64_t grid = WarpPolicy::grid(l, QK_K);
                 launched = true;
                 if (grid == 0) return;
-                if (l.d_qw != nullptr)
-                    warp_kernel<C, Src, true><<<static_cast<unsigned>(grid), kWarps * 32, 0, l.stream>>>(l);
-                else
-                    warp_kernel<C, Src, false><<<static_cast<unsigned>(grid), kWarps * 32, 0, l.stream>>>(l);
+                with_weighted(l, [&]<bool kWeighted>() {
+                    warp_kernel<C, Src, kWeighted><<<static_cast<unsigned>(grid), WarpPolicy::kThreads, 0, l.stream>>>(l);
+                });
                 check(cudaGetLastError(), "warp kernel launch");
             });
+        } else if constexpr (Iq4TableCodec<C>) {
+            launched = launch_iq4_warp(l);
         }
     });
     return launched;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# On a machine with a CUDA GPU: configure a Release build for sm_90, build the test binary and the kernel
-# benchmark, run the whole test binary (GPU tests included, none may skip) and the benchmark. Logs go
+# On a machine with a CUDA GPU: configure a Release build for its architecture (scripts/cuda_archs.sh),
+# build the test binary and the kernel benchmark, run the whole test binary (GPU tests included, none may skip) and the benchmark. Logs go
 # to $OUT when it is set (else to <build>/gpu-check/).
 #
 # Environment:
@@ -28,7 +28,7 @@ if [[ "${KQ_SKIP_BUILD:-0}" != 1 ]]; then
     t0=$(date +%s)
     # shellcheck disable=SC2086
     if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKQUANT_CUDA=ON \
-        -DCMAKE_CUDA_ARCHITECTURES=90 ${KQ_CMAKE_ARGS:-} >"$logs/configure.log" 2>&1; then
+        -DCMAKE_CUDA_ARCHITECTURES="$("$root/scripts/cuda_archs.sh")" ${KQ_CMAKE_ARGS:-} >"$logs/configure.log" 2>&1; then
         say "configure FAILED (see configure.log)"; tail -30 "$logs/configure.log"; exit 1
     fi
     if ! cmake --build "$build" -j "$jobs" --target kquant_tests kquant-bench-cuda-kernels \

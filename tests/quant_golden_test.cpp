@@ -1,6 +1,6 @@
 // Byte-exactness against ggml: every quantizable type, plain and imatrix, on every CPU instruction-set
 // level this machine runs (scalar, AVX2, AVX-512), on every golden case of
-// shared/golden/kquants-golden.gguf (made by ggml_quantize_chunk at the commit in golden.ggml_commit).
+// tests/data/kquants-golden.gguf (made by ggml_quantize_chunk at the commit in golden.ggml_commit).
 // Generic over quantizable_types(): a registered codec without golden bytes fails, and so does a case
 // that silently goes unchecked. A level the CPU lacks is skipped with the reason. No tolerance.
 #include <gtest/gtest.h>

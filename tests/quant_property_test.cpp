@@ -18,6 +18,7 @@
 #include "kquant/formats/q4_k.h"
 #include "kquant/formats/q5_k.h"
 #include "kquant/formats/q6_k.h"
+#include "kquant/formats/iq4.h"
 #include "kquant/quantize.h"
 #include "kquant/types.h"
 
@@ -153,12 +154,12 @@ TEST_P(QuantProperty, DeterministicExactSizeAndAccurate) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantProperty, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.label(); });
 
-// The k-quant phases (formats/kquant_scales.h) are independent units: a kernel may run the sub-blocks and
+// The phases of the phased codecs (formats/kquant_scales.h) are independent units: a kernel may run the sub-blocks and
 // columns of a phase in any order on a block that starts as garbage. Reversed orders on a 0xA5-filled
 // block must give the bytes of the codec's quantize.
 template <class C>
 class KQuantPhaseProperty : public ::testing::Test {};
-using KQuantCodecs = ::testing::Types<codec::Q2_K, codec::Q3_K, codec::Q4_K, codec::Q5_K, codec::Q6_K>;
+using KQuantCodecs = ::testing::Types<codec::Q2_K, codec::Q3_K, codec::Q4_K, codec::Q5_K, codec::Q6_K, codec::IQ4_XS>;
 TYPED_TEST_SUITE(KQuantPhaseProperty, KQuantCodecs);
 
 TYPED_TEST(KQuantPhaseProperty, AnyUnitOrderOnGarbageGivesTheSameBytes) {
@@ -185,9 +186,10 @@ TYPED_TEST(KQuantPhaseProperty, AnyUnitOrderOnGarbageGivesTheSameBytes) {
                     for (int j = kSub - 1; j >= 0; --j)
                         fits[j] = C::fit_subblock(xb + j * kLen, wb != nullptr ? wb + j * kLen : nullptr,
                                                   sigma2, L + j * kLen);
-                    if (C::set_block_scales(fits, wb != nullptr, &got)) {
+                    const kq::BlockScales bs = C::set_block_scales(fits, wb != nullptr, &got);
+                    if (bs.ok) {
                         for (int j = kSub - 1; j >= 0; --j)
-                            C::requantize_subblock(xb + j * kLen, j, got, L + j * kLen);
+                            kq::requantize_subblock<C>(xb + j * kLen, j, got, bs, fits[j], L + j * kLen);
                         for (int col = 31; col >= 0; --col) C::pack_column(L, col, &got);
                     }
                     ASSERT_EQ(std::memcmp(&want, &got, sizeof(got)), 0)

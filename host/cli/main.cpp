@@ -26,9 +26,9 @@ struct CliOptions {
     std::string input, output, type, device = "auto", gpu = "0", imatrix;
     std::string output_tensor_type, token_embedding_type, tensor_type_file;
     std::vector<std::string> tensor_types, overrides, include_weights, exclude_weights;
-    int threads = 0, streams = 3, io_threads = 8;
+    int threads = 0, streams = defaults::kGpuStreams, io_threads = defaults::kIoThreads;
     std::string cpu_isa;  // --cpu-isa; empty: the fastest this CPU runs
-    size_t chunk_mb = 64;
+    size_t chunk_mb = defaults::kGpuChunkMiB;
     bool pure = false, leave_output = false, allow_requantize = false, dry_run = false, quiet = false;
     bool list_types = false, fsync = false, verify = false, keep_split = false;
     std::string prune_layers;

@@ -4,11 +4,11 @@
 // scalar path's order, and pack the bytes with the codecs' own scalar functions.
 //
 // Lane mapping (W = lanes per vector):
-//   k-quants (Q2_K..Q6_K)   one sub-block per lane, the row's sub-blocks in order: a batch is
-//                           max(1, W / sub-blocks per block) blocks (Q4_K AVX2: 1 block = 1 vector;
+//   phased super-blocks     one sub-block per lane, the row's sub-blocks in order: a batch is
+//   (Q2_K..Q6_K, IQ4_XS)    max(1, W / sub-blocks per block) blocks (Q4_K AVX2: 1 block = 1 vector;
 //                           Q6_K AVX2: 1 block = 2 vectors; Q4_K AVX-512: 2 blocks = 1 vector)
-//   IQ4_XS                  one 32-element sub-block per lane, W / 8 blocks per vector
 //   Q4_0..Q8_0, IQ4_NL      one block per lane, W consecutive blocks
+//   other codecs            none: the scalar codec serves them
 // A row whose block count is not a multiple of the batch ends with a partial batch: the missing lanes
 // run on zeros and their results are dropped. Per-block steps the scalar path runs on a whole block
 // (σ², phase 2's block scales, packing) stay scalar here, on the same functions.
@@ -20,15 +20,7 @@
 #include <cstring>
 
 #include "kquant/blocks.h"
-#include "kquant/codec.h"
-#include "kquant/formats/iq4.h"
-#include "kquant/formats/kquant_scales.h"
-#include "kquant/formats/legacy.h"
-#include "kquant/formats/q2_k.h"
-#include "kquant/formats/q3_k.h"
-#include "kquant/formats/q4_k.h"
-#include "kquant/formats/q5_k.h"
-#include "kquant/formats/q6_k.h"
+#include "kquant/codecs.h"
 #include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
@@ -57,9 +49,9 @@ inline void store_codes(const LaneCode<V>* L, int units, int len, uint8_t* dst) 
     }
 }
 
-// ---- k-quants: one sub-block per lane --------------------------------------------------------------
+// ---- phased super-blocks (formats/kquant_scales.h): one sub-block per lane --------------------------------------------------------------
 template <class C, class V>
-void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const float* qw) {
+void quantize_row_phased(const float* x, void* out, int64_t n_per_row, const float* qw) {
     using Block = typename C::Block;
     constexpr int W = LaneTraits<V>::kWidth, kSub = C::kSubblocks, kLen = C::kSubblockElems;
     constexpr int kBatch = W >= kSub ? W / kSub : 1;  // blocks per batch
@@ -75,7 +67,7 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
     alignas(64) float fit_scale[kVecs][W], fit_min[kVecs][W], fit_sum_w[kVecs][W];
     uint8_t Lb[kBatch * QK_K];
     float sigma2[kBatch];
-    bool ok[kBatch];
+    kq::BlockScales bs[kBatch];
     kq::SubblockFit fits[kBatch][kSub];
 
     for (int64_t b0 = 0; b0 < nb; b0 += kBatch) {
@@ -102,7 +94,7 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
         }
 
         // Phase 2 per block.
-        for (int b = 0; b < nblk; ++b) ok[b] = C::set_block_scales(fits[b], weighted, y + b0 + b);
+        for (int b = 0; b < nblk; ++b) bs[b] = C::set_block_scales(fits[b], weighted, y + b0 + b);
 
         // Phase 3a per lane; a lane whose block is final (or missing) gets d = 0: it keeps its codes.
         for (int v = 0; v < kVecs; ++v) {
@@ -111,8 +103,8 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
             for (int k = 0; k < W; ++k) {
                 const int u = u0 + k, b = u / kSub;
                 lane_d[k] = lane_m[k] = 0.0f;
-                if (u < nunits && ok[b]) {
-                    const kq::StoredScale s = C::stored_scale(u % kSub, y[b0 + b]);
+                if (u < nunits && bs[b].ok) {
+                    const kq::StoredScale s = C::stored_scale(u % kSub, y[b0 + b], bs[b], fits[b][u % kSub]);
                     lane_d[k] = s.d;
                     lane_m[k] = s.m;
                 }
@@ -123,57 +115,8 @@ void quantize_row_kquant(const float* x, void* out, int64_t n_per_row, const flo
 
         // Phase 3b per block.
         for (int b = 0; b < nblk; ++b)
-            if (ok[b])
+            if (bs[b].ok)
                 for (int col = 0; col < 32; ++col) C::pack_column(Lb + b * QK_K, col, y + b0 + b);
-    }
-}
-
-// ---- IQ4_XS: one 32-element sub-block per lane -----------------------------------------------------
-template <class V>
-void quantize_row_iq4_xs(const float* x, void* out, int64_t n_per_row, const float* qw) {
-    constexpr int W = LaneTraits<V>::kWidth, kSub = QK_K / iq4::kSubBlock, kLen = iq4::kSubBlock;
-    static_assert(W % kSub == 0, "whole blocks per vector");
-    constexpr int kBatch = W / kSub;
-    constexpr iq4::Table T = iq4::table();
-    auto* y = static_cast<block_iq4_xs*>(out);
-    const int64_t nb = n_per_row / QK_K;
-    const bool weighted = qw != nullptr;
-
-    V xs[kLen], qs[kLen];
-    LaneCode<V> L[kLen];
-    alignas(64) float lane_sigma2[W], lane_scale[W], lane_idl[W];
-    uint8_t Lb[kBatch * QK_K];
-    int codes[kBatch][kSub];
-
-    for (int64_t b0 = 0; b0 < nb; b0 += kBatch) {
-        const int nblk = static_cast<int>(min_i64(kBatch, nb - b0));
-        const int units = nblk * kSub;
-        const float* xb = x + b0 * QK_K;
-        load_units(xb, units, kLen, xs);
-        if (weighted) load_units(qw + b0 * QK_K, units, kLen, qs);
-        for (int b = 0; b < kBatch; ++b) {
-            const float s2 = weighted && b < nblk ? iq4::superblock_sigma2(xb + b * QK_K, QK_K) : 0.0f;
-            for (int j = 0; j < kSub; ++j) lane_sigma2[b * kSub + j] = s2;
-        }
-
-        // Phase 1 per lane, phase 2 per block, phase 3's scale per sub-block, its codes per lane.
-        store_lanes(lane_scale, iq4::subblock_search(xs, weighted ? qs : nullptr, LaneTraits<V>::load(lane_sigma2)));
-        for (int k = 0; k < W; ++k) lane_idl[k] = 0.0f;
-        for (int b = 0; b < nblk; ++b) {
-            const float d = iq4::xs_block_scale(lane_scale + b * kSub);
-            y[b0 + b].d = fp32_to_fp16(d);
-            for (int j = 0; j < kSub; ++j) {
-                const iq4::XsSubblockScale s = iq4::xs_subblock_scale(d, lane_scale[b * kSub + j]);
-                codes[b][j] = s.code;
-                lane_idl[b * kSub + j] = s.idl;
-            }
-        }
-        iq4::subblock_codes(xs, LaneTraits<V>::load(lane_idl), T.v, L);
-        store_codes<V>(L, units, kLen, Lb);
-        for (int b = 0; b < nblk; ++b) {
-            for (int j = 0; j < kSub; ++j) iq4::pack_codes(Lb + (b * kSub + j) * kLen, y[b0 + b].qs + j * 16);
-            iq4::xs_pack_scale_codes(codes[b], y + b0 + b);
-        }
     }
 }
 
@@ -204,24 +147,23 @@ void quantize_row_blocks(const float* x, void* out, int64_t n_per_row, const flo
     }
 }
 
-// The vectorized row quantizer of type t on lane type V; nullptr for a type left to the scalar codec.
+// The vectorized row quantizer of codec C on lane type V, chosen by the interface C has; nullptr for a
+// codec the lane drivers do not serve (the scalar codec runs it).
+template <class C, class V>
+constexpr RawQuantizeRowFn lane_driver() {
+    if constexpr (requires { C::kSubblocks; C::set_block_scales; C::pack_column; })
+        return &quantize_row_phased<C, V>;
+    else if constexpr (requires { C::store; } && C::kBlockElems == 32)
+        return &quantize_row_blocks<C, V>;
+    else
+        return nullptr;
+}
+
 template <class V>
 RawQuantizeRowFn lane_quantizer(Type t) {
-    switch (t) {
-        case Type::Q4_0: return &quantize_row_blocks<codec::Q4_0, V>;
-        case Type::Q4_1: return &quantize_row_blocks<codec::Q4_1, V>;
-        case Type::Q5_0: return &quantize_row_blocks<codec::Q5_0, V>;
-        case Type::Q5_1: return &quantize_row_blocks<codec::Q5_1, V>;
-        case Type::Q8_0: return &quantize_row_blocks<codec::Q8_0, V>;
-        case Type::IQ4_NL: return &quantize_row_blocks<codec::IQ4_NL, V>;
-        case Type::IQ4_XS: return &quantize_row_iq4_xs<V>;
-        case Type::Q2_K: return &quantize_row_kquant<codec::Q2_K, V>;
-        case Type::Q3_K: return &quantize_row_kquant<codec::Q3_K, V>;
-        case Type::Q4_K: return &quantize_row_kquant<codec::Q4_K, V>;
-        case Type::Q5_K: return &quantize_row_kquant<codec::Q5_K, V>;
-        case Type::Q6_K: return &quantize_row_kquant<codec::Q6_K, V>;
-        default: return nullptr;
-    }
+    RawQuantizeRowFn f = nullptr;
+    Codecs::visit(t, [&]<class C>(Tag<C>) { f = lane_driver<C, V>(); });
+    return f;
 }
 
 }  // namespace kquant::lanes

@@ -5,7 +5,7 @@
 #include "kquant/error.h"
 #include "kquant/numeric.h"
 #include "kquant/quantize.h"
-#include "cpu/parallel.h"
+#include "common/parallel.h"
 
 namespace kquant {
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -53,6 +54,10 @@ int pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t offset) {
     }
     return 0;
 }
+
+// testing::fail_tensor_writes_after: writes left before the injected failure (< 0: none) and its errno.
+std::atomic<int> g_writes_before_fault{-1};
+std::atomic<int> g_fault_errno{0};
 
 // Directory and file name parts of a path ("." for a bare name).
 std::pair<std::string, std::string> split_path(const std::string& path) {
@@ -170,6 +175,11 @@ Writer::~Writer() {
     detail::unregister_temp_file(temp_slot_);
 }
 
+void testing::fail_tensor_writes_after(int n, int err) {
+    g_fault_errno.store(err);
+    g_writes_before_fault.store(n);
+}
+
 void Writer::write_tensor(size_t i, uint64_t offset, const void* data, size_t n) {
     if (i >= infos_.size())
         fail(path_, "", "tensor index " + std::to_string(i) + " out of range (" + std::to_string(infos_.size()) +
@@ -180,7 +190,10 @@ void Writer::write_tensor(size_t i, uint64_t offset, const void* data, size_t n)
                                 " exceeds the tensor's " + std::to_string(t.nbytes) + " bytes");
     if (fd_ < 0) fail(path_, t.name, "write after commit");
     const uint64_t at = data_offset_ + t.offset + offset;
-    if (int e = pwrite_all(fd_, static_cast<const uint8_t*>(data), n, at))
+    int e = 0;
+    if (g_writes_before_fault.load(std::memory_order_relaxed) >= 0 && g_writes_before_fault.fetch_sub(1) == 0)
+        e = g_fault_errno.load();
+    if (e != 0 || (e = pwrite_all(fd_, static_cast<const uint8_t*>(data), n, at)) != 0)
         fail(path_, t.name, "cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(at) + " of " +
                                 temp_path_ + ": " + errno_text(e));
     written_[i].fetch_add(n, std::memory_order_relaxed);

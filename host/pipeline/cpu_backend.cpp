@@ -10,7 +10,7 @@
 #include "kquant/error.h"
 #include "kquant/pipeline.h"
 #include "kquant/quantize.h"
-#include "cpu/parallel.h"
+#include "common/parallel.h"
 
 namespace kquant {
 

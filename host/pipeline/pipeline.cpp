@@ -13,7 +13,7 @@
 #include "kquant/error.h"
 #include "kquant/numeric.h"
 #include "kquant/quantize.h"
-#include "cpu/parallel.h"
+#include "common/parallel.h"
 #if KQUANT_HAVE_CUDA
 #include "kquant/cuda_backend.h"
 #endif

@@ -4,6 +4,7 @@
 
 #include "kquant/error.h"
 #include "kquant/presets.h"
+#include "kquant/quantize.h"
 
 namespace kquant {
 namespace {
@@ -101,7 +102,10 @@ const PresetInfo& parse_preset(std::string_view arg) {
     throw Error("invalid quantization type '" + std::string(arg) + "'; valid types: " + preset_names());
 }
 
-bool preset_supported(const PresetInfo& p) { return p.only_copy || type_info(p.default_type).quantizer; }
+// Float targets are conversions; a quantized one needs a codec.
+bool preset_supported(const PresetInfo& p) {
+    return p.only_copy || !is_block_quantized(p.default_type) || scalar_codec(p.default_type) != nullptr;
+}
 
 void require_supported(const PresetInfo& p) {
     if (preset_supported(p)) return;

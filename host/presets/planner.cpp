@@ -11,6 +11,7 @@
 #include "kquant/error.h"
 #include "kquant/imatrix.h"
 #include "kquant/presets.h"
+#include "kquant/quantize.h"
 #include "presets/detail.h"
 
 namespace kquant {
@@ -238,12 +239,12 @@ private:
         if (is_block_quantized(t.src_type)) {
             if (!params_.allow_requantize)
                 fail(file_, t.name, "requantizing from type " + std::string(src.name) + " is disabled");
-            if (!src.dequantizer)
+            if (scalar_codec(t.src_type) == nullptr)
                 fail(file_, t.name, "type " + std::string(src.name) + " unsupported for requantization: no dequantization available");
         } else if (t.src_type != Type::F32 && t.src_type != Type::F16 && t.src_type != Type::BF16) {
             fail(file_, t.name, "cannot dequantize/convert tensor type " + std::string(src.name));
         }
-        if (!type_info(t.dst_type).quantizer) {
+        if (is_block_quantized(t.dst_type) && scalar_codec(t.dst_type) == nullptr) {
             std::string supported;
             for (Type q : quantizable_targets()) supported += (supported.empty() ? "" : ", ") + type_name(q);
             fail(file_, t.name, "kquant-cuda cannot quantize to type " + type_name(t.dst_type) + " (supported: " +
@@ -260,10 +261,10 @@ private:
         if (t.action == TensorAction::Quantize) t.imatrix = weights;
     }
 
+    // The float conversions and the codecs.
     static std::vector<Type> quantizable_targets() {
-        std::vector<Type> v;
-        for (const TypeInfo& ti : kTypes)
-            if (ti.quantizer) v.push_back(ti.id);
+        std::vector<Type> v{Type::F32, Type::F16, Type::BF16};
+        for (Type q : quantizable_types()) v.push_back(q);
         return v;
     }
 };

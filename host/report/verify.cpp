@@ -9,6 +9,7 @@
 #include "kquant/model.h"
 #include "kquant/quantize.h"
 #include "kquant/report.h"
+#include "common/parallel.h"
 #include "report/detail.h"
 
 namespace kquant::report {
@@ -121,7 +122,7 @@ VerifyReport verify(const std::string& source_path, const std::string& quantized
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return work[a].s->nelements() > work[b].s->nelements(); });
     r.tensors.resize(work.size());
-    detail::parallel_for(work.size(), threads, [&](size_t k) {
+    parallel_for(static_cast<int64_t>(work.size()), threads, [&](int64_t k) {
         const Work& w = work[order[k]];
         r.tensors[order[k]] = measure(w.sp, *w.s, w.qp, *w.q);
     });

@@ -13,7 +13,7 @@
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "kquant/numeric.h"
-#include "cpu/parallel.h"
+#include "common/parallel.h"
 
 namespace {
 

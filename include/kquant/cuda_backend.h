@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kquant/job.h"
+#include "kquant/defaults.h"
 #include "kquant/types.h"
 
 namespace kquant::cuda {
@@ -41,9 +42,9 @@ Variant default_variant(Type t, bool imatrix);
 
 struct Options {
     std::vector<int> devices{0};
-    size_t chunk_bytes = size_t(64) << 20;   // device memory per stream (source + quantized rows)
-    int streams = 3;                          // chunks in flight per device
-    int io_threads = 8;                       // host threads copying the mapping into pinned memory
+    size_t chunk_bytes = defaults::kGpuChunkMiB << 20;  // device memory per stream (source + quantized rows)
+    int streams = defaults::kGpuStreams;                // chunks in flight per device
+    int io_threads = defaults::kIoThreads;              // host threads copying the mapping into pinned memory
     Variant variant = Variant::Default;
 };
 

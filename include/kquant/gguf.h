@@ -167,6 +167,12 @@ private:
     int temp_slot_ = -1;  // slot in the process-wide registry of live temporary files
 };
 
+namespace testing {
+// Fault injection for the tests: the tensor write after the next n ones fails as if pwrite had returned
+// errno `err` (once; n < 0 turns it off). Lets a test reach the error paths of a failing disk.
+void fail_tensor_writes_after(int n, int err);
+}  // namespace testing
+
 // The header, KVs and tensor infos of a GGUF file (magic, version, counts, KVs in order with their
 // exact types, infos with n_dims = ne.size() and their offsets), without the padding that follows.
 // Throws kquant::Error for a value that cannot be encoded (an array element whose type differs from

@@ -3,10 +3,8 @@
 
 #if defined(__CUDACC__)
 #define KQ_HD __host__ __device__ __forceinline__
-#define KQ_HD_NOINLINE __host__ __device__
 #else
 #define KQ_HD inline
-#define KQ_HD_NOINLINE inline
 #endif
 
 // Numeric contract (bit-exactness with ggml's reference quantizers): every float expression in the

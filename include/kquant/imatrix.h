@@ -1,6 +1,6 @@
 // Importance matrices (llama-imatrix output) in both file formats, reduced to what the quantizers use:
 // per tensor name, the mean squared activation of every input column, one slice per expert.
-// Behaviour follows shared/docs/llama-quantize-behaviour.md §6.4 and §7.
+// Behaviour follows docs/llama-quantize-behaviour.md §6.4 and §7.
 #pragma once
 #include <cstdint>
 #include <map>

@@ -97,9 +97,6 @@ KQ_HD uint16_t fp32_to_bf16(float f) {
 
 KQ_HD float bf16_to_fp32(uint16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
 
-// fp16 round trip of a float: the value a later step reads back from a stored half.
-KQ_HD float fp16_round(float f) { return fp16_to_fp32(fp32_to_fp16(f)); }
-
 KQ_HD bool is_finite_f32(float f) { return (f32_bits(f) & 0x7f800000u) != 0x7f800000u; }
 
 }  // namespace kquant

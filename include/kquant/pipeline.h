@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kquant/defaults.h"
 #include "kquant/gguf.h"
 #include "kquant/job.h"
 #include "kquant/model.h"
@@ -53,9 +54,9 @@ struct PipelineOptions {
     CpuIsa cpu_isa = CpuIsa::Scalar;      // CPU codecs' instruction set (same bytes on every level; the
                                           // CLI picks best_cpu_isa()); one this CPU lacks is an error
     std::vector<int> gpus{0};
-    size_t gpu_chunk_bytes = 64u << 20;   // per stream staging / device buffer (64 MiB measured fastest)
-    int gpu_streams = 3;
-    int io_threads = 8;
+    size_t gpu_chunk_bytes = defaults::kGpuChunkMiB << 20;  // per stream staging / device buffer
+    int gpu_streams = defaults::kGpuStreams;
+    int io_threads = defaults::kIoThreads;
     bool progress = false;                // progress line on stderr
     bool fsync = false;                   // --fsync: make the output durable before renaming it
     bool allow_cpu_fallback = false;      // --device auto: a GPU failure before any quantized byte was

@@ -1,6 +1,6 @@
 // llama-quantize's decision logic, as data and small functions: the quantization presets (llama_ftype),
 // the per-tensor target-type rules, the output tensor order and metadata, and the --dry-run sizes.
-// Behaviour follows shared/docs/llama-quantize-behaviour.md §1.3, §3, §4, §5.2, §5.3, §6.3.
+// Behaviour follows docs/llama-quantize-behaviour.md §1.3, §3, §4, §5.2, §5.3, §6.3.
 #pragma once
 #include <cstdint>
 #include <optional>

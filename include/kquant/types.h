@@ -22,48 +22,48 @@ struct TypeInfo {
     std::string_view name;     // ggml's name, e.g. "q4_K"
     int64_t block_elems;       // elements per block (1 for scalar types)
     size_t block_bytes;        // bytes per block
-    bool quantizer;            // kquant-cuda can quantize into this type
-    bool dequantizer;          // kquant-cuda can read (dequantize) this type
-    bool uses_imatrix;         // the quantizer takes per-column importance weights
+    bool uses_imatrix;         // ggml's quantizer takes per-column importance weights
+    bool requires_imatrix;     // ggml refuses to quantize without them (ggml_quantize_requires_imatrix)
 };
+// What kquant-cuda can quantize and dequantize is not a column here: it is the codec list (codecs.h).
 
 // clang-format off
 inline constexpr TypeInfo kTypes[] = {
-    {Type::F32,     "f32",     1,   4,   true,  true,  false},
-    {Type::F16,     "f16",     1,   2,   true,  true,  false},
-    {Type::Q4_0,    "q4_0",    32,  18,  true,  true,  true},
-    {Type::Q4_1,    "q4_1",    32,  20,  true,  true,  true},
-    {Type::Q5_0,    "q5_0",    32,  22,  true,  true,  true},
-    {Type::Q5_1,    "q5_1",    32,  24,  true,  true,  true},
-    {Type::Q8_0,    "q8_0",    32,  34,  true,  true,  false},
-    {Type::Q8_1,    "q8_1",    32,  36,  false, false, false},
-    {Type::Q2_K,    "q2_K",    256, 84,  true,  true,  true},
-    {Type::Q3_K,    "q3_K",    256, 110, true,  true,  true},
-    {Type::Q4_K,    "q4_K",    256, 144, true,  true,  true},
-    {Type::Q5_K,    "q5_K",    256, 176, true,  true,  true},
-    {Type::Q6_K,    "q6_K",    256, 210, true,  true,  true},
-    {Type::Q8_K,    "q8_K",    256, 292, false, false, false},
-    {Type::IQ2_XXS, "iq2_xxs", 256, 66,  false, false, true},
-    {Type::IQ2_XS,  "iq2_xs",  256, 74,  false, false, true},
-    {Type::IQ3_XXS, "iq3_xxs", 256, 98,  false, false, true},
-    {Type::IQ1_S,   "iq1_s",   256, 50,  false, false, true},
-    {Type::IQ4_NL,  "iq4_nl",  32,  18,  true,  true,  true},
-    {Type::IQ3_S,   "iq3_s",   256, 110, false, false, true},
-    {Type::IQ2_S,   "iq2_s",   256, 82,  false, false, true},
-    {Type::IQ4_XS,  "iq4_xs",  256, 136, true,  true,  true},
-    {Type::I8,      "i8",      1,   1,   false, false, false},
-    {Type::I16,     "i16",     1,   2,   false, false, false},
-    {Type::I32,     "i32",     1,   4,   false, false, false},
-    {Type::I64,     "i64",     1,   8,   false, false, false},
-    {Type::F64,     "f64",     1,   8,   false, false, false},
-    {Type::IQ1_M,   "iq1_m",   256, 56,  false, false, true},
-    {Type::BF16,    "bf16",    1,   2,   true,  true,  false},
-    {Type::TQ1_0,   "tq1_0",   256, 54,  false, false, false},
-    {Type::TQ2_0,   "tq2_0",   256, 66,  false, false, false},
-    {Type::MXFP4,   "mxfp4",   32,  17,  false, false, false},
-    {Type::NVFP4,   "nvfp4",   64,  36,  false, false, false},
-    {Type::Q1_0,    "q1_0",    128, 18,  false, false, false},
-    {Type::Q2_0,    "q2_0",    64,  18,  false, false, false},
+    {Type::F32,     "f32",     1,   4,   false, false},
+    {Type::F16,     "f16",     1,   2,   false, false},
+    {Type::Q4_0,    "q4_0",    32,  18,  true,  false},
+    {Type::Q4_1,    "q4_1",    32,  20,  true,  false},
+    {Type::Q5_0,    "q5_0",    32,  22,  true,  false},
+    {Type::Q5_1,    "q5_1",    32,  24,  true,  false},
+    {Type::Q8_0,    "q8_0",    32,  34,  false, false},
+    {Type::Q8_1,    "q8_1",    32,  36,  false, false},
+    {Type::Q2_K,    "q2_K",    256, 84,  true,  false},
+    {Type::Q3_K,    "q3_K",    256, 110, true,  false},
+    {Type::Q4_K,    "q4_K",    256, 144, true,  false},
+    {Type::Q5_K,    "q5_K",    256, 176, true,  false},
+    {Type::Q6_K,    "q6_K",    256, 210, true,  false},
+    {Type::Q8_K,    "q8_K",    256, 292, false, false},
+    {Type::IQ2_XXS, "iq2_xxs", 256, 66,  true,  true},
+    {Type::IQ2_XS,  "iq2_xs",  256, 74,  true,  true},
+    {Type::IQ3_XXS, "iq3_xxs", 256, 98,  true,  false},
+    {Type::IQ1_S,   "iq1_s",   256, 50,  true,  true},
+    {Type::IQ4_NL,  "iq4_nl",  32,  18,  true,  false},
+    {Type::IQ3_S,   "iq3_s",   256, 110, true,  false},
+    {Type::IQ2_S,   "iq2_s",   256, 82,  true,  false},
+    {Type::IQ4_XS,  "iq4_xs",  256, 136, true,  false},
+    {Type::I8,      "i8",      1,   1,   false, false},
+    {Type::I16,     "i16",     1,   2,   false, false},
+    {Type::I32,     "i32",     1,   4,   false, false},
+    {Type::I64,     "i64",     1,   8,   false, false},
+    {Type::F64,     "f64",     1,   8,   false, false},
+    {Type::IQ1_M,   "iq1_m",   256, 56,  true,  false},
+    {Type::BF16,    "bf16",    1,   2,   false, false},
+    {Type::TQ1_0,   "tq1_0",   256, 54,  false, false},
+    {Type::TQ2_0,   "tq2_0",   256, 66,  false, false},
+    {Type::MXFP4,   "mxfp4",   32,  17,  false, false},
+    {Type::NVFP4,   "nvfp4",   64,  36,  false, false},
+    {Type::Q1_0,    "q1_0",    128, 18,  false, false},
+    {Type::Q2_0,    "q2_0",    64,  18,  false, false},
 };
 // clang-format on
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kquant/blocks.h"
+#include "kquant/formats/kquant_scales.h"
 #include "kquant/formats/legacy.h"
 #include "kquant/numeric.h"
 #include "kquant/search/iq4.h"
@@ -29,26 +30,10 @@ KQ_HD V subblock_search(const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2) {
     return subblock_scale(x, w, T.v);
 }
 
-// Phase 1: scales[ib] for the S/32 sub-blocks of a super-block of S elements. qw: S weights or null.
-template <int S>
-KQ_HD void search_scales(const float* x, const float* qw, float* scales) {
-    const float sigma2 = qw != nullptr ? superblock_sigma2(x, S) : 0.0f;
-    for (int ib = 0; ib < S / kSubBlock; ++ib)
-        scales[ib] = subblock_search(x + ib * kSubBlock, qw != nullptr ? qw + ib * kSubBlock : nullptr, sigma2);
-}
-
 // IQ4_XS phase 2: the super-block scale d = -max_scale/32, max_scale the signed sub-block scale of
 // largest magnitude (first wins). Zero scales never win, so an all-zero super-block gives d = -0.0.
 KQ_HD float xs_block_scale(const float* scales) {
-    float max_scale = 0.0f, amax_scale = 0.0f;
-    for (int ib = 0; ib < QK_K / kSubBlock; ++ib) {
-        const float a = kq_fabs(scales[ib]);
-        if (a > amax_scale) {
-            amax_scale = a;
-            max_scale = scales[ib];
-        }
-    }
-    return -max_scale / 32.0f;
+    return -search::abs_argmax(QK_K / kSubBlock, scales).max / 32.0f;
 }
 
 // IQ4_XS phase 3, one sub-block: its 6-bit scale code l+32 (l = nint(scale/d) clamped to [-32, 31]) and
@@ -63,14 +48,6 @@ KQ_HD XsSubblockScale xs_subblock_scale(float d, float scale) {
     const int l = kq_clamp(nint(id * scale), -32, 31);
     const float dl = d * static_cast<float>(l);
     return XsSubblockScale{l + 32, dl != 0.0f ? 1.0f / dl : 0.0f};
-}
-
-// IQ4_XS phase 3, one sub-block: the scale code (returned) and its 16 packed index bytes.
-KQ_HD int xs_requantize_subblock(const float* xb, float d, float scale, uint8_t* qs) {
-    constexpr Table T = table();
-    const XsSubblockScale s = xs_subblock_scale(d, scale);
-    pack_subblock(xb, s.idl, T.v, qs);
-    return s.code;
 }
 
 // IQ4_XS: the eight 6-bit codes, low nibbles two per byte in scales_l, high 2 bits in scales_h.
@@ -137,26 +114,63 @@ struct IQ4_XS {
     static constexpr Type type = Type::IQ4_XS;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-    static constexpr int kSubBlocks = QK_K / iq4::kSubBlock;
+    static constexpr int kSubblocks = QK_K / iq4::kSubBlock;
+    static constexpr int kSubblockElems = iq4::kSubBlock;
 
-    KQ_HD static void encode(const float* x, const float* qw, Block* y) {
-        float scales[kSubBlocks];
-        iq4::search_scales<QK_K>(x, qw, scales);
+    // The phases of formats/kquant_scales.h. Phase 1 is the table search (its codes are made in phase 3);
+    // phase 2 derives d and the eight 6-bit codes; phase 3 makes each sub-block's indices with the inverse
+    // of d·l, d the float scale (BlockScales::d), not its fp16 rounding.
+    KQ_HD static float block_sigma2(const float* x) { return iq4::superblock_sigma2(x, QK_K); }
+
+    template <class V>
+    KQ_HD static kq::SubblockFitT<V> fit_subblock(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2,
+                                                  LaneCode<V>*) {
+        return kq::SubblockFitT<V>{iq4::subblock_search(xs, qws, sigma2), V(0.0f), V(0.0f)};
+    }
+
+    KQ_HD static kq::BlockScales set_block_scales(const kq::SubblockFit* fits, bool, Block* y) {
+        float scales[kSubblocks];
+        for (int ib = 0; ib < kSubblocks; ++ib) scales[ib] = fits[ib].scale;
         const float d = iq4::xs_block_scale(scales);
         y->d = fp32_to_fp16(d);
-        int codes[kSubBlocks];
-        for (int ib = 0; ib < kSubBlocks; ++ib)
-            codes[ib] = iq4::xs_requantize_subblock(x + ib * iq4::kSubBlock, d, scales[ib], y->qs + ib * 16);
+        int codes[kSubblocks];
+        for (int ib = 0; ib < kSubblocks; ++ib) codes[ib] = iq4::xs_subblock_scale(d, scales[ib]).code;
         iq4::xs_pack_scale_codes(codes, y);
+        return {true, d};
     }
-    KQ_HD static void quantize(const float* x, Block* y) { encode(x, nullptr, y); }
-    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) { encode(x, qw, y); }
-    KQ_HD static void dequantize(const Block* b, float* y) {
-        const float d = fp16_to_fp32(b->d);
-        for (int ib = 0; ib < kSubBlocks; ++ib) {
-            const float dl = d * static_cast<float>(iq4::xs_scale_code(b, ib) - 32);
-            iq4::dequantize_subblock(b->qs + ib * 16, dl, y + ib * iq4::kSubBlock);
+
+    // The inverse scale sub-block j's indices are made with (StoredScale::d; m unused).
+    KQ_HD static kq::StoredScale stored_scale(int, const Block&, const kq::BlockScales& bs, const kq::SubblockFit& fit) {
+        return kq::StoredScale{iq4::xs_subblock_scale(bs.d, fit.scale).idl, 0.0f};
+    }
+
+    template <class V>
+    KQ_HD static void requantize(const V* xs, V id, NoDeduce<V>, LaneCode<V>* Ls) {
+        constexpr iq4::Table T = iq4::table();
+        iq4::subblock_codes(xs, id, T.v, Ls);
+    }
+
+    // Column col owns qs[col + 32k], k = 0..3: byte i of sub-block b = (col + 32k) / 16 holds its
+    // elements i and i + 16 (i = (col + 32k) % 16).
+    KQ_HD static void pack_column(const uint8_t* L, int col, Block* y) {
+        for (int k = 0; k < 4; ++k) {
+            const int byte = col + 32 * k, b = byte / 16, i = byte % 16;
+            const uint8_t* l = L + b * kSubblockElems + i;
+            y->qs[byte] = static_cast<uint8_t>(l[0] | (l[kSubblockElems / 2] << 4));
         }
+    }
+
+    KQ_HD static void quantize(const float* x, Block* y) { kq::quantize_superblock<IQ4_XS>(x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
+        kq::quantize_superblock<IQ4_XS>(x, qw, y);
+    }
+
+    KQ_HD static void dequantize_subblock(const Block* b, int j, float* ys) {
+        const float dl = fp16_to_fp32(b->d) * static_cast<float>(iq4::xs_scale_code(b, j) - 32);
+        iq4::dequantize_subblock(b->qs + j * 16, dl, ys);
+    }
+    KQ_HD static void dequantize(const Block* b, float* y) {
+        for (int j = 0; j < kSubblocks; ++j) dequantize_subblock(b, j, y + j * kSubblockElems);
     }
 };
 

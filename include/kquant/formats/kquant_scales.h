@@ -2,8 +2,9 @@
 // weights), the packed sub-block scale codes (Q4_K/Q5_K 6-bit scale+min pairs, Q3_K 6-bit scales), and
 // the phase driver every k-quant codec's quantize runs.
 //
-// Every k-quant codec C (codec::Q2_K ... codec::Q6_K) exposes its block math as phases; a kernel may give
-// each phase's units to different threads, with a barrier between phases (all KQ_HD):
+// Every super-block codec with sub-blocks (codec::Q2_K ... codec::Q6_K, codec::IQ4_XS) exposes its block
+// math as phases; a kernel may give each phase's units to different threads, with a barrier between
+// phases (all KQ_HD):
 //   C::kSubblocks, C::kSubblockElems           16 x 16 (Q2_K, Q3_K, Q6_K) or 8 x 32 (Q4_K, Q5_K)
 //   C::block_sigma2(x256)                      weighted path: the super-block's σ² (Q6_K: unused, 0)
 //   1. C::fit_subblock(xs, qws, sigma2, Ls)    per sub-block: weights + search → SubblockFit, first-pass
@@ -11,10 +12,13 @@
 //                                              as C::subblock_weights + C::search_subblock; the min/scale
 //                                              formats also expose C::search_params(weighted) for
 //                                              search/qkx.h's per-candidate functions.
-//   2. C::set_block_scales(fits, weighted, y)  per block: d, dmin and the packed sub-block codes; false
-//                                              means the block is final (Q6_K all-zero) and 3 must not run
-//   3a. C::requantize_subblock(xs, j, *y, Ls)  per sub-block: codes against the stored (fp16) scales;
-//                                              split as C::stored_scale(j, *y) + C::requantize(xs, d, m, Ls)
+//   2. C::set_block_scales(fits, weighted, y)  per block: d, dmin and the packed sub-block codes, and the
+//                                              BlockScales phase 3 needs beyond the stored block (.ok false:
+//                                              the block is final (Q6_K all-zero) and 3 must not run; .d: the
+//                                              float super-block scale, which IQ4_XS re-reads)
+//   3a. C::stored_scale(j, *y, bs, fit)        per sub-block: the scale its codes are re-made against (bs:
+//       C::requantize(xs, d, m, Ls)            phase 2's result, fit: this sub-block's phase 1), then the
+//                                              codes; kq::requantize_subblock<C> runs both
 //   3b. C::pack_column(L, col, y)              per column col = 0..31: every byte built from L[col + 32k]
 //   C::dequantize_subblock(b, j, ys)           per sub-block dequantization
 // Packing is by column, not by sub-block, because sub-blocks share bytes (nibbles, 2-bit fields, the
@@ -31,6 +35,7 @@
 #include "kquant/blocks.h"
 #include "kquant/hd.h"
 #include "kquant/numeric.h"
+#include "kquant/search/qx.h"
 #include "kquant/simd/lanes.h"
 
 namespace kquant::kq {
@@ -44,8 +49,16 @@ struct SubblockFitT {
 };
 using SubblockFit = SubblockFitT<float>;
 
-// Phase 3a's input for one sub-block: its scale and offset as stored (fp16 super-block scales times the
-// sub-block codes), read back from the block that phase 2 wrote.
+// Phase 2's result beyond the bytes it wrote: one value per block, which a kernel broadcasts to the
+// block's sub-block threads.
+struct BlockScales {
+    bool ok;  // false: the block is final and phase 3 must not run
+    float d;  // the float super-block scale before its fp16 rounding (read by IQ4_XS's phase 3)
+};
+
+// Phase 3a's input for one sub-block, what C::requantize takes: for the k-quants its scale and offset as
+// stored (fp16 super-block scales times the sub-block codes), read back from the block that phase 2
+// wrote; for IQ4_XS the inverse scale its indices are made with.
 struct StoredScale {
     float d;
     float m;  // offset added before dividing (min/scale formats; 0 for the symmetric ones)
@@ -57,12 +70,6 @@ KQ_HD float superblock_sigma2(const float* x, float factor) {
     float sum_x2 = 0.0f;
     for (int i = 0; i < QK_K; ++i) sum_x2 += x[i] * x[i];
     return factor * sum_x2 / static_cast<float>(QK_K);
-}
-
-// Importance weights of the weighted paths: w = qw·sqrt(σ² + x²).
-template <class V>
-KQ_HD void imatrix_weights(int n, const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2, NoDeduce<V>* w) {
-    for (int i = 0; i < n; ++i) w[i] = qw[i] * kq_sqrt(sigma2 + x[i] * x[i]);
 }
 
 template <class V>
@@ -121,6 +128,14 @@ KQ_HD int unpack_q3_scale(int j, const uint8_t* q) {
 }
 
 // ---- the phase driver -------------------------------------------------------------------------------
+// Phase 3a of sub-block j: the codec's stored scale, then its requantization.
+template <class C>
+KQ_HD void requantize_subblock(const float* xs, int j, const typename C::Block& y, const BlockScales& bs,
+                               const SubblockFit& fit, uint8_t* Ls) {
+    const StoredScale s = C::stored_scale(j, y, bs, fit);
+    C::requantize(xs, s.d, s.m, Ls);
+}
+
 // Quantizes one 256-element super-block with codec C's phases in order. qw: this block's 256 importance
 // weights, or null for ggml's plain path.
 template <class C>
@@ -132,8 +147,9 @@ KQ_HD void quantize_superblock(const float* x, const float* qw, typename C::Bloc
     uint8_t L[QK_K];
     for (int j = 0; j < kSub; ++j)
         fits[j] = C::fit_subblock(x + j * kLen, weighted ? qw + j * kLen : nullptr, sigma2, L + j * kLen);
-    if (!C::set_block_scales(fits, weighted, y)) return;  // the block is final (Q6_K all-zero block)
-    for (int j = 0; j < kSub; ++j) C::requantize_subblock(x + j * kLen, j, *y, L + j * kLen);
+    const BlockScales bs = C::set_block_scales(fits, weighted, y);
+    if (!bs.ok) return;  // the block is final (Q6_K all-zero block)
+    for (int j = 0; j < kSub; ++j) requantize_subblock<C>(x + j * kLen, j, *y, bs, fits[j], L + j * kLen);
     for (int col = 0; col < 32; ++col) C::pack_column(L, col, y);
 }
 

@@ -34,18 +34,6 @@ KQ_HD LaneInt<V> trunc_i8(V v) {
     return to_int8(trunc_to_int32_x86(v));
 }
 
-// Signed value of the first element with the largest |x| (strict >): the scale source of Q4_0/Q5_0.
-template <class V>
-KQ_HD V signed_absmax(const V* x) {
-    V amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < 32; ++j) {
-        const LaneMask<V> larger = amax < kq_fabs(x[j]);
-        amax = select(larger, kq_fabs(x[j]), amax);
-        max = select(larger, x[j], max);
-    }
-    return max;
-}
-
 // Block minimum and maximum of Q4_1/Q5_1: start at +-FLT_MAX, strict updates.
 template <class V>
 struct MinMaxT {
@@ -98,7 +86,7 @@ using BlockFit = BlockFitT<float>;
 // id from the float d (0 when d == 0). Returns d.
 template <class V>
 KQ_HD V symmetric_codes(const V* x, float div, float offset, int qmax, LaneCode<V>* L) {
-    const V d = signed_absmax(x) / V(div);
+    const V d = search::abs_argmax(32, x).max / V(div);
     const V id = select(d != V(0.0f), V(1.0f) / d, V(0.0f));
     for (int j = 0; j < 32; ++j) {
         const LaneInt<V> q = trunc_i8(x[j] * id + V(offset));
@@ -126,19 +114,13 @@ KQ_HD BlockFitT<V> affine_codes(const V* x, int nmax, LaneCode<V>* L) {
     return BlockFitT<V>{d, mm.min};
 }
 
-// Imatrix weights of one block: qw*sqrt(sigma2 + x^2), sigma2 the row-wide mean of x^2 (codec.h).
-template <class V>
-KQ_HD void imatrix_weights(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2, NoDeduce<V>* w) {
-    for (int j = 0; j < 32; ++j) w[j] = qw[j] * kq_sqrt(row_sigma2 + x[j] * x[j]);
-}
-
 // Imatrix path of Q4_0/Q5_0: the symmetric search with nmax = 2^(bits-1); its float scale is stored as is
 // (no requantisation with the fp16 value) and the codes are l + nmax. Returns the scale.
 template <class V>
 KQ_HD V weighted_symmetric_codes(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2, int nmax,
                                  LaneCode<V>* L) {
     V w[32];
-    imatrix_weights(x, qw, row_sigma2, w);
+    search::imatrix_weights(32, x, qw, row_sigma2, w);  // σ²: the row-wide mean of x² (codec.h)
     return search::make_qx(32, nmax, x, w, L);
 }
 
@@ -148,7 +130,7 @@ template <class V>
 KQ_HD search::QkxFitT<V> weighted_affine_codes(const V* x, const NoDeduce<V>* qw, NoDeduce<V> row_sigma2,
                                                int nmax, LaneCode<V>* L) {
     V w[32];
-    imatrix_weights(x, qw, row_sigma2, w);
+    search::imatrix_weights(32, x, qw, row_sigma2, w);  // σ²: the row-wide mean of x² (codec.h)
     return search::make_qkx(search::qkx3_params(nmax, -0.9f, 0.05f, 36, false), 32, x, w, L);
 }
 

@@ -39,7 +39,7 @@ struct Q2_K {
     template <class V>
     KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2, NoDeduce<V>* w) {
         if (qws != nullptr) {
-            kq::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
+            search::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
             return;
         }
         for (int i = 0; i < kSubblockElems; ++i) w[i] = kq_fabs(xs[i]);
@@ -62,7 +62,7 @@ struct Q2_K {
     }
 
     // Phase 2: d, dmin and the 16 code bytes. Always returns true (phase 3 follows).
-    KQ_HD static bool set_block_scales(const kq::SubblockFit* fits, bool weighted, Block* y) {
+    KQ_HD static kq::BlockScales set_block_scales(const kq::SubblockFit* fits, bool weighted, Block* y) {
         if (weighted) {
             float sc[kSubblocks], mn[kSubblocks], sw[kSubblocks];
             for (int j = 0; j < kSubblocks; ++j) {
@@ -76,7 +76,7 @@ struct Q2_K {
             y->d = fp32_to_fp16(d);
             y->dmin = fp32_to_fp16(m);
             for (int j = 0; j < kSubblocks; ++j) y->scales[j] = static_cast<uint8_t>(ls[j] | (lm[j] << 4));
-            return true;
+            return {true, 0.0f};
         }
         float max_scale = 0.0f, max_min = 0.0f;
         for (int j = 0; j < kSubblocks; ++j) {
@@ -104,11 +104,11 @@ struct Q2_K {
         } else {
             y->dmin = fp32_to_fp16(0.0f);
         }
-        return true;
+        return {true, 0.0f};
     }
 
     // Phase 3a, what group j reads back: d·sc_j and dmin·m_j.
-    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y) {
+    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y, const kq::BlockScales&, const kq::SubblockFit&) {
         return kq::StoredScale{fp16_to_fp32(y.d) * static_cast<float>(y.scales[j] & 0xF),
                                fp16_to_fp32(y.dmin) * static_cast<float>(y.scales[j] >> 4)};
     }
@@ -122,10 +122,6 @@ struct Q2_K {
             Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint((xs[i] + m) / d), 0, kNmax)));
     }
 
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const kq::StoredScale s = stored_scale(j, y);
-        requantize(xs, s.d, s.m, Ls);
-    }
 
     // Phase 3b. Column col owns qs[col] (elements col + 32k, k = 0..3, at bits 2k) and qs[32 + col]
     // (elements 128 + col + 32k).

@@ -31,7 +31,7 @@ struct Q3_K {
     template <class V>
     KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2, NoDeduce<V>* w) {
         if (qws != nullptr) {
-            kq::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
+            search::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
             return;
         }
         for (int i = 0; i < kSubblockElems; ++i) w[i] = xs[i] * xs[i];
@@ -55,7 +55,7 @@ struct Q3_K {
     }
 
     // Phase 2: d and the 16 packed 6-bit scale codes. Always returns true (phase 3 follows).
-    KQ_HD static bool set_block_scales(const kq::SubblockFit* fits, bool weighted, Block* y) {
+    KQ_HD static kq::BlockScales set_block_scales(const kq::SubblockFit* fits, bool weighted, Block* y) {
         float sc[kSubblocks];
         for (int j = 0; j < kSubblocks; ++j) sc[j] = fits[j].scale;
         uint8_t codes[kSubblocks];
@@ -65,7 +65,7 @@ struct Q3_K {
             const float d = search::make_qx(kSubblocks, 32, sc, sw, codes);  // codes already carry the +32
             kq::pack_q3_scales(codes, y->scales);
             y->d = fp32_to_fp16(d);
-            return true;
+            return {true, 0.0f};
         }
         const search::AbsArgmax a = search::abs_argmax(kSubblocks, sc);
         if (a.max != 0.0f) {
@@ -80,11 +80,11 @@ struct Q3_K {
             for (int b = 0; b < 12; ++b) y->scales[b] = 0;
             y->d = fp32_to_fp16(0.0f);
         }
-        return true;
+        return {true, 0.0f};
     }
 
     // Phase 3a, what group j reads back: d·sc_j.
-    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y) {
+    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y, const kq::BlockScales&, const kq::SubblockFit&) {
         return kq::StoredScale{fp16_to_fp32(y.d) * static_cast<float>(kq::unpack_q3_scale(j, y.scales)), 0.0f};
     }
 
@@ -97,10 +97,6 @@ struct Q3_K {
             Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint(xs[i] / d), -4, 3) + 4));
     }
 
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const kq::StoredScale s = stored_scale(j, y);
-        requantize(xs, s.d, s.m, Ls);
-    }
 
     // Phase 3b. Column col owns hmask[col] (bit k: code of element col + 32k is >= 4), qs[col] (low two
     // bits of elements col + 32k, k = 0..3) and qs[32 + col] (k = 4..7).

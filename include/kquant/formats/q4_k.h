@@ -44,7 +44,7 @@ struct MinScaleCodec {
     template <class V>
     KQ_HD static void subblock_weights(const V* xs, const NoDeduce<V>* qws, NoDeduce<V> sigma2, NoDeduce<V>* w) {
         if (qws != nullptr) {
-            imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
+            search::imatrix_weights(kSubblockElems, xs, qws, sigma2, w);
             return;
         }
         V sum_x2 = 0.0f;
@@ -71,7 +71,7 @@ struct MinScaleCodec {
     }
 
     // Phase 2: d, dmin and the packed 6-bit codes. Always returns true (phase 3 follows).
-    KQ_HD static bool set_block_scales(const SubblockFit* fits, bool weighted, Block* y) {
+    KQ_HD static BlockScales set_block_scales(const SubblockFit* fits, bool weighted, Block* y) {
         uint8_t ls[kSubblocks], lm[kSubblocks];
         if (weighted) {
             float sc[kSubblocks], mn[kSubblocks], sw[kSubblocks];
@@ -91,7 +91,7 @@ struct MinScaleCodec {
             pack_scale_min_k4(ls, lm, y->scales);
             y->d = fp32_to_fp16(d);
             y->dmin = fp32_to_fp16(m);
-            return true;
+            return {true, 0.0f};
         }
         float max_scale = 0.0f, max_min = 0.0f;
         for (int j = 0; j < kSubblocks; ++j) {
@@ -110,11 +110,11 @@ struct MinScaleCodec {
         pack_scale_min_k4(ls, lm, y->scales);
         y->d = fp32_to_fp16(max_scale / 63.0f);
         y->dmin = fp32_to_fp16(max_min / 63.0f);
-        return true;
+        return {true, 0.0f};
     }
 
     // Phase 3a, what sub-block j reads back: d·ls and dmin·lm.
-    KQ_HD static StoredScale stored_scale(int j, const Block& y) {
+    KQ_HD static StoredScale stored_scale(int j, const Block& y, const BlockScales&, const SubblockFit&) {
         uint8_t sc, m;
         unpack_scale_min_k4(j, y.scales, sc, m);
         return StoredScale{fp16_to_fp32(y.d) * static_cast<float>(sc), fp16_to_fp32(y.dmin) * static_cast<float>(m)};
@@ -129,10 +129,6 @@ struct MinScaleCodec {
             Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint((xs[i] + dm) / d), 0, kNmax)));
     }
 
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const StoredScale s = stored_scale(j, y);
-        requantize(xs, s.d, s.m, Ls);
-    }
 
     // Phase 3b. Column col owns qs[32c + col] (c = 0..3: low nibble sub-block 2c, high nibble 2c+1) and,
     // for Q5_K, qh[col] (bit j = the fifth bit of sub-block j).

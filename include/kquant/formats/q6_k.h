@@ -33,11 +33,6 @@ struct Q6_K {
         for (int i = 0; i < kSubblockElems; ++i) w[i] = search::qx_weight(xs, qws, i);
     }
 
-    template <class V>
-    KQ_HD static kq::SubblockFitT<V> search_subblock(const V* xs, const NoDeduce<V>* w, bool, LaneCode<V>* Ls) {
-        return kq::SubblockFitT<V>{search::make_qx(kSubblockElems, 32, xs, w, Ls), V(0.0f), V(0.0f)};
-    }
-
     // Phase 1 (codes in [0, 63]; an all-zero group gets codes 0, not 32).
     template <class V>
     KQ_HD static kq::SubblockFitT<V> fit_subblock(const V* xs, const NoDeduce<V>* qws, NoDeduce<V>, LaneCode<V>* Ls) {
@@ -46,21 +41,17 @@ struct Q6_K {
 
     // Phase 2. Returns false when every group scale is below 1e-15: the block is then all zero bytes and
     // phase 3 must not run.
-    KQ_HD static bool set_block_scales(const kq::SubblockFit* fits, bool, Block* y) {
-        float max_scale = 0.0f, max_abs = 0.0f;
-        for (int j = 0; j < kSubblocks; ++j) {
-            const float a = kq_fabs(fits[j].scale);
-            if (a > max_abs) {
-                max_abs = a;
-                max_scale = fits[j].scale;
-            }
-        }
-        if (max_abs < search::kGroupMaxEps) {
+    KQ_HD static kq::BlockScales set_block_scales(const kq::SubblockFit* fits, bool, Block* y) {
+        float scales[kSubblocks];
+        for (int j = 0; j < kSubblocks; ++j) scales[j] = fits[j].scale;
+        const search::AbsArgmax a = search::abs_argmax(kSubblocks, scales);
+        const float max_scale = a.max;
+        if (a.amax < search::kGroupMaxEps) {
             for (int i = 0; i < QK_K / 2; ++i) y->ql[i] = 0;
             for (int i = 0; i < QK_K / 4; ++i) y->qh[i] = 0;
             for (int j = 0; j < kSubblocks; ++j) y->scales[j] = 0;
             y->d = 0;
-            return false;
+            return {false, 0.0f};
         }
         const float iscale = -128.0f / max_scale;
         y->d = fp32_to_fp16(1.0f / iscale);
@@ -68,11 +59,11 @@ struct Q6_K {
             const int l = nint(iscale * fits[j].scale);
             y->scales[j] = static_cast<int8_t>(l < 127 ? l : 127);  // no lower clamp: the largest gets -128
         }
-        return true;
+        return {true, 0.0f};
     }
 
     // Phase 3a, what group j reads back: d·scale_j.
-    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y) {
+    KQ_HD static kq::StoredScale stored_scale(int j, const Block& y, const kq::BlockScales&, const kq::SubblockFit&) {
         return kq::StoredScale{fp16_to_fp32(y.d) * static_cast<float>(y.scales[j]), 0.0f};
     }
 
@@ -85,10 +76,6 @@ struct Q6_K {
             Ls[i] = select(keep, Ls[i], to_code(kq_clamp(nint(xs[i] / d), -32, 31) + 32));
     }
 
-    KQ_HD static void requantize_subblock(const float* xs, int j, const Block& y, uint8_t* Ls) {
-        const kq::StoredScale s = stored_scale(j, y);
-        requantize(xs, s.d, s.m, Ls);
-    }
 
     // Phase 3b. Column col owns, for each half h: ql[64h + col] (low nibbles of elements 128h+col and
     // +64), ql[64h + 32 + col] (+32 and +96), and qh[32h + col] (the top two bits of all four).

@@ -76,7 +76,7 @@ KQ_HD V superblock_sigma2(const V* x, int super_block) {
 template <class V>
 KQ_HD void subblock_weights(const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2, NoDeduce<V>* w) {
     if (qw != nullptr) {
-        for (int j = 0; j < kSubBlock; ++j) w[j] = qw[j] * kq_sqrt(sigma2 + x[j] * x[j]);
+        search::imatrix_weights(kSubBlock, x, qw, sigma2, w);
     } else {
         for (int j = 0; j < kSubBlock; ++j) w[j] = x[j] * x[j];
     }

@@ -46,6 +46,13 @@ KQ_HD AbsArgmaxT<V> abs_argmax(int n, const V* x) {
     return r;
 }
 
+// The imatrix paths' weights: w = qw·sqrt(σ² + x²), element by element (σ² is the super-block's or the
+// row's, as each format defines it).
+template <class V>
+KQ_HD void imatrix_weights(int n, const V* x, const NoDeduce<V>* qw, NoDeduce<V> sigma2, NoDeduce<V>* w) {
+    for (int i = 0; i < n; ++i) w[i] = qw[i] * kq_sqrt(sigma2 + x[i] * x[i]);
+}
+
 // Weight of element i: the importance weight if given, else x².
 template <class V>
 KQ_HD V qx_weight(const V* x, const NoDeduce<V>* qw, int i) {
