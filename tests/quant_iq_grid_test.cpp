@@ -141,7 +141,8 @@ void expect_common_table(int grid_size, const uint64_t* sample, int n_sample, ui
     std::vector<uint64_t> enc(grid_size);
     for (int j = 0; j < grid_size; ++j) enc[j] = common_encoding(g.grid[j], iq1);
     const int step = grid_size / n_sample;
-    for (int s = 0; s < n_sample; ++s) EXPECT_EQ(enc[s * step], sample[s]) << "grid " << grid_size << " entry " << s * step;
+    for (int s = 0; s < n_sample; ++s)
+        EXPECT_EQ(enc[s * step], sample[s]) << "grid " << grid_size << " entry " << s * step;
     EXPECT_EQ(fnv1a(enc.data(), enc.size() * 8), hash) << "grid " << grid_size;
 }
 
