@@ -1,0 +1,205 @@
+// The FP4 formats: MXFP4 (32 E2M1 values under one E8M0 power-of-two scale) and NVFP4 (64 values in four
+// 16-element sub-blocks, each under an unsigned E4M3 scale). Both store 4-bit indices into the E2M1 table,
+// which ggml keeps doubled (kvalues_fp4), so both scales are decoded at half their value. Single pass,
+// no search; importance weights are ignored, as in ggml (quantize_mxfp4 / quantize_nvfp4).
+#pragma once
+#include <cstdint>
+
+#include "kquant/hd.h"
+#include "kquant/numeric.h"
+#include "kquant/types.h"
+
+namespace kquant {
+
+inline constexpr int QK_MXFP4 = 32;
+inline constexpr int QK_NVFP4 = 64;
+inline constexpr int QK_NVFP4_SUB = 16;
+
+struct block_mxfp4 {
+    uint8_t e;                  // E8M0 exponent (bias 127)
+    uint8_t qs[QK_MXFP4 / 2];   // byte j: index of element j (low nibble), of element j+16 (high)
+};
+struct block_nvfp4 {
+    uint8_t d[QK_NVFP4 / QK_NVFP4_SUB];  // UE4M3 scale per 16-element sub-block
+    uint8_t qs[QK_NVFP4 / 2];            // per sub-block s, bytes 8s..8s+7: elements j and j+8
+};
+static_assert(sizeof(block_mxfp4) == 17 && sizeof(block_nvfp4) == 36);
+
+namespace fp4 {
+
+// E2M1 values times two, indexed by the 4-bit code (ggml-common.h kvalues_fp4, reproduced as format data).
+// Device code cannot index a namespace-scope array at run time: callers take a local constexpr copy,
+// `constexpr fp4::Table T = fp4::table();`.
+struct Table {
+    int8_t v[16];
+};
+KQ_HD constexpr Table table() { return Table{{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}}; }
+
+// ggml's best_index_mxfp4: the first code with the smallest |v[i]*d - x| (strict <, so +0 beats -0).
+// The sixteen distances are independent (computed first, so compilers vectorize them); the scan keeps the
+// reference's order.
+KQ_HD int best_index(const int8_t* v, float x, float d) {
+    float err[16];
+    for (int i = 0; i < 16; ++i) err[i] = kq_fabs(static_cast<float>(v[i]) * d - x);
+    int best = 0;
+    float best_err = err[0];
+    for (int i = 1; i < 16; ++i) {
+        const bool better = err[i] < best_err;
+        best = better ? i : best;
+        best_err = better ? err[i] : best_err;
+    }
+    return best;
+}
+
+// floorf(log2f(a)) for a finite a > 0, from the bits (no libm, so host and device agree).
+// The exact floor is the binary exponent E. But log2f returns a float: for a just below 2^(E+1) the
+// result E+1-delta is closer to the integer E+1 than to the float below it, so log2f returns E+1 and the
+// floor follows. With log2f correctly rounded that happens for the j nearest floats below 2^(E+1) with
+// j*r/ln2 < h (r: a's float spacing relative to 2^(E+1), h: half the float spacing just below E+1),
+// i.e. j <= floor(ln2 * 2^q) for q = log2(h/r). tests/quant_small_types_test.cpp compares this with
+// glibc's log2f for every float near a power of two (and an exhaustive run over all positive floats).
+KQ_HD int floor_log2f(float a) {
+    const uint32_t u = f32_bits(a);
+    int e;  // exact floor(log2(a))
+    if (u >= 0x00800000u) {
+        e = static_cast<int>(u >> 23) - 127;
+    } else {
+        e = -150;
+        for (uint32_t m = u; m != 0; m >>= 1) ++e;  // subnormal: 2^-149 times u
+    }
+    const int k = e + 1;
+    const uint32_t pow2k = k >= -126 ? static_cast<uint32_t>(k + 127) << 23 : 1u << (k + 149);
+    const uint32_t j = pow2k - u;  // a is the j-th float below 2^k (k = 128: the bits of inf)
+    // b: binary exponent of the magnitude of the float just below k (h = 2^(b-24)); -1 for k = 1.
+    const int ak = k > 0 ? k - 1 : -k;
+    int b = -1;
+    for (int m = ak; m != 0; m >>= 1) ++b;
+    if (k == 0) return e;  // below 0 lies -2^-149: log2f never rounds to 0 from below
+    const int q = b + (k + 125 < 0 ? k + 125 : 0);  // subnormal a: coarser relative spacing
+    constexpr uint32_t kLn2Pow2[8] = {0, 1, 2, 5, 11, 22, 44, 88};  // floor(ln2 * 2^q)
+    const uint32_t jmax = q < 0 ? 0u : kLn2Pow2[q];
+    return j <= jmax ? k : e;
+}
+
+// ggml's E8M0 exponent of a block maximum: (uint8_t)(floorf(log2f(amax)) - 2 + 127), 0 for amax = 0.
+// Below 2^-125 the value is negative; x86 converts through int32 and keeps the low byte (-1 -> 255).
+KQ_HD uint8_t e8m0_exponent(float amax) {
+    if (!(amax > 0.0f)) return 0;
+    if (!is_finite_f32(amax)) return 0;  // (uint8_t)inf on x86: INT32_MIN, low byte 0
+    return static_cast<uint8_t>((floor_log2f(amax) + 125) & 0xff);
+}
+
+// ggml_e8m0_to_fp32_half: 2^(e-128), with e = 0 and 1 as subnormals; 255 gives 2^127 (not NaN).
+KQ_HD float e8m0_to_fp32_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? (0x00200000u << e) : static_cast<uint32_t>(e - 1) << 23;
+    return f32_from_bits(bits);
+}
+
+// ggml_ue4m3_to_fp32: half the UE4M3 value (4 exponent bits, bias 7, 3 mantissa bits; bit 7 is ignored);
+// 0x00 and 0x7F decode to 0. Every value is exact, so the bits are built directly (ggml uses ldexpf).
+KQ_HD float ue4m3_to_fp32_half(uint8_t x) {
+    if (x == 0 || x == 0x7F) return 0.0f;
+    const uint32_t exp = (x >> 3) & 0xFu;
+    const uint32_t man = x & 0x7u;
+    if (exp == 0) return static_cast<float>(man) * 0.0009765625f;  // man * 2^-9 / 2, exact
+    return f32_from_bits(((exp - 7u + 127u - 1u) << 23) | (man << 20));  // (1 + man/8) * 2^(exp-7) / 2
+}
+
+// ggml_fp32_to_ue4m3: 0 for x <= 0 (and NaN), capped at 448; below 2^-6 the subnormal code
+// trunc(x*512 + 0.5) clamped to 1..7 (0 below); above, the mantissa rounded half up on bit 19.
+KQ_HD uint8_t fp32_to_ue4m3(float x) {
+    if (!(x > 0.0f)) return 0;
+    if (x > 448.0f) x = 448.0f;
+    const uint32_t bits = f32_bits(x);
+    const int fexp = static_cast<int>((bits >> 23) & 0xFFu) - 127;
+    int exp = fexp + 7;
+    if (exp <= 0) {
+        const int man = static_cast<int>(x * 512.0f + 0.5f);  // x < 2^-6: in range
+        if (man < 1) return 0;
+        return static_cast<uint8_t>(man > 7 ? 7 : man);
+    }
+    if (exp >= 15) return 0x7E;
+    int man = static_cast<int>((bits >> 20) & 0x7u) + static_cast<int>((bits >> 19) & 1u);
+    if (man > 7) {
+        man = 0;
+        if (++exp >= 15) return 0x7E;
+    }
+    return static_cast<uint8_t>((exp << 3) | man);
+}
+
+// Largest |x| over n values, strict > (NaN never wins), as the reference's `if (amax < fabsf(v))`.
+KQ_HD float abs_max(const float* x, int n) {
+    float amax = 0.0f;
+    for (int j = 0; j < n; ++j)
+        if (amax < kq_fabs(x[j])) amax = kq_fabs(x[j]);
+    return amax;
+}
+
+// n values under half-scale d: byte j holds the codes of x[j] (low) and x[j + n/2] (high).
+KQ_HD void pack_codes(const int8_t* v, const float* x, int n, float d, uint8_t* qs) {
+    for (int j = 0; j < n / 2; ++j) {
+        const int lo = best_index(v, x[j], d);
+        const int hi = best_index(v, x[n / 2 + j], d);
+        qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+}
+
+KQ_HD void unpack_codes(const int8_t* v, const uint8_t* qs, int n, float d, float* y) {
+    for (int j = 0; j < n / 2; ++j) {
+        y[j] = static_cast<float>(v[qs[j] & 0x0F]) * d;
+        y[j + n / 2] = static_cast<float>(v[qs[j] >> 4]) * d;
+    }
+}
+
+}  // namespace fp4
+
+namespace codec {
+
+// MXFP4 (ggml's quantize_row_mxfp4_ref): e from the block's |max|, codes nearest under 2^(e-128).
+struct MXFP4 {
+    using Block = block_mxfp4;
+    static constexpr Type type = Type::MXFP4;
+    static constexpr int kBlockElems = QK_MXFP4;
+    static constexpr bool kRowSigma2 = false;
+
+    KQ_HD static void quantize(const float* x, Block* y) {
+        constexpr fp4::Table T = fp4::table();
+        const uint8_t e = fp4::e8m0_exponent(fp4::abs_max(x, QK_MXFP4));
+        y->e = e;
+        fp4::pack_codes(T.v, x, QK_MXFP4, fp4::e8m0_to_fp32_half(e), y->qs);
+    }
+    KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
+    KQ_HD static void dequantize(const Block* b, float* y) {
+        constexpr fp4::Table T = fp4::table();
+        fp4::unpack_codes(T.v, b->qs, QK_MXFP4, fp4::e8m0_to_fp32_half(b->e), y);
+    }
+};
+
+// NVFP4 (ggml's quantize_row_nvfp4_ref): per 16-element sub-block, the UE4M3 code of |max|/6 and the
+// nearest codes under its decoded (half) value.
+struct NVFP4 {
+    using Block = block_nvfp4;
+    static constexpr Type type = Type::NVFP4;
+    static constexpr int kBlockElems = QK_NVFP4;
+    static constexpr bool kRowSigma2 = false;
+
+    KQ_HD static void quantize(const float* x, Block* y) {
+        constexpr fp4::Table T = fp4::table();
+        for (int s = 0; s < QK_NVFP4 / QK_NVFP4_SUB; ++s) {
+            const float* xb = x + s * QK_NVFP4_SUB;
+            const uint8_t ue = fp4::fp32_to_ue4m3(fp4::abs_max(xb, QK_NVFP4_SUB) / 6.0f);
+            y->d[s] = ue;
+            fp4::pack_codes(T.v, xb, QK_NVFP4_SUB, fp4::ue4m3_to_fp32_half(ue), y->qs + s * (QK_NVFP4_SUB / 2));
+        }
+    }
+    KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
+    KQ_HD static void dequantize(const Block* b, float* y) {
+        constexpr fp4::Table T = fp4::table();
+        for (int s = 0; s < QK_NVFP4 / QK_NVFP4_SUB; ++s)
+            fp4::unpack_codes(T.v, b->qs + s * (QK_NVFP4_SUB / 2), QK_NVFP4_SUB, fp4::ue4m3_to_fp32_half(b->d[s]),
+                              y + s * QK_NVFP4_SUB);
+    }
+};
+
+}  // namespace codec
+}  // namespace kquant
