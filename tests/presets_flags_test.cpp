@@ -286,8 +286,18 @@ TEST(PresetFlags, ShapeFallbackToF16AndMissingFallback) {
     EXPECT_EQ(plan.n_fallback, 1);
     EXPECT_EQ(fallback_summary(plan), "WARNING: 1 of 2 tensor(s) required fallback quantization");
 
-    expect_error([&] { plan_quantization(in, m, preset("Q8_0")); },
-                 {"blk.0.odd.weight", "no tensor type fallback is defined for type q8_0"});
+    // A 32-element type has nowhere smaller to go: F16 as well (0c1e5709; older revisions stopped).
+    const QuantPlan q8 = plan_quantization(in, m, preset("Q8_0"));
+    EXPECT_EQ(q8.tensors[1].dst_type, Type::F16);
+    EXPECT_EQ(q8.tensors[1].fallback_warning,
+              "warning: blk.0.odd.weight                     - ncols    100 not divisible by  32 (required for type"
+              "    q8_0) (WARNING: must use F16 due to unusual shape) -> falling back to     f16");
+    EXPECT_EQ(q8.n_fallback, 1);
+    // Q1_0 (128 elements) has no fallback.
+    QuantParams dry = preset("Q1_0");
+    dry.dry_run = true;
+    expect_error([&] { plan_quantization(in, m, dry); },
+                 {"blk.0.odd.weight", "no tensor type fallback is defined for type q1_0"});
 }
 
 TEST(PresetFlags, FallbackWarningWithoutF16) {
