@@ -227,8 +227,8 @@ TEST(PresetFlags, RequantizingNeedsAllowRequantize) {
     dry.dry_run = true;
     EXPECT_NO_THROW(plan_for(s, dry));
     // No dequantizer for the source type.
-    s.weight_type = Type::IQ2_XS;
-    expect_error([&] { plan_for(s, p); }, {"output.weight", "iq2_xs", "no dequantization available"});
+    s.weight_type = Type::Q8_1;
+    expect_error([&] { plan_for(s, p); }, {"output.weight", "q8_1", "no dequantization available"});
 }
 
 TEST(PresetFlags, ImatrixRequirement) {
@@ -255,12 +255,13 @@ TEST(PresetFlags, ImatrixRequirement) {
 TEST(PresetFlags, UnsupportedTargetsAreRefusedOutsideDryRun) {
     const SyntheticModel m = test::make_model(test::dense_gqa_spec());
     const Imatrix im = test::full_imatrix(m);
-    // IQ3_M: token_embd (iq3_s) is the first tensor, in order, that we cannot produce.
-    expect_error([&] { plan_quantization(m.tensors, m.info(), preset("IQ3_M"), &im); },
-                 {"token_embd.weight", "cannot quantize to type iq3_s", "q4_K"});
+    // Every preset's types have codecs now; a --tensor-type of a type without one (q8_1: ggml has no
+    // quantizer for it either) is refused, naming the tensor and the types we can produce.
+    EXPECT_NO_THROW(plan_quantization(m.tensors, m.info(), preset("IQ3_M"), &im));
     QuantParams p = preset("Q4_K_M");
-    p.tensor_types = {parse_tensor_type_rule("attn_v=iq2_xs")};
-    expect_error([&] { plan_quantization(m.tensors, m.info(), p, &im); }, {"blk.0.attn_v.weight", "iq2_xs"});
+    p.tensor_types = {parse_tensor_type_rule("attn_v=q8_1")};
+    expect_error([&] { plan_quantization(m.tensors, m.info(), p, &im); },
+                 {"blk.0.attn_v.weight", "cannot quantize to type q8_1", "iq2_xs"});
 }
 
 TEST(PresetFlags, ShapeFallbackToF16AndMissingFallback) {
@@ -286,8 +287,18 @@ TEST(PresetFlags, ShapeFallbackToF16AndMissingFallback) {
     EXPECT_EQ(plan.n_fallback, 1);
     EXPECT_EQ(fallback_summary(plan), "WARNING: 1 of 2 tensor(s) required fallback quantization");
 
-    expect_error([&] { plan_quantization(in, m, preset("Q8_0")); },
-                 {"blk.0.odd.weight", "no tensor type fallback is defined for type q8_0"});
+    // A 32-element type has nowhere smaller to go: F16 as well (0c1e5709; older revisions stopped).
+    const QuantPlan q8 = plan_quantization(in, m, preset("Q8_0"));
+    EXPECT_EQ(q8.tensors[1].dst_type, Type::F16);
+    EXPECT_EQ(q8.tensors[1].fallback_warning,
+              "warning: blk.0.odd.weight                     - ncols    100 not divisible by  32 (required for type"
+              "    q8_0) (WARNING: must use F16 due to unusual shape) -> falling back to     f16");
+    EXPECT_EQ(q8.n_fallback, 1);
+    // Q1_0 (128 elements) has no fallback.
+    QuantParams dry = preset("Q1_0");
+    dry.dry_run = true;
+    expect_error([&] { plan_quantization(in, m, dry); },
+                 {"blk.0.odd.weight", "no tensor type fallback is defined for type q1_0"});
 }
 
 TEST(PresetFlags, FallbackWarningWithoutF16) {

@@ -95,9 +95,8 @@ TEST(PresetFtype, SupportedPresetsAreTheOnesWithQuantizers) {
         EXPECT_TRUE(preset_supported(parse_preset(n))) << n;
         EXPECT_NO_THROW(require_supported(parse_preset(n))) << n;
     }
-    for (const char* n : {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ1_S", "IQ1_M", "IQ3_XXS", "IQ3_XS", "IQ3_S",
-                          "IQ3_M", "TQ1_0", "TQ2_0", "MXFP4_MOE", "Q1_0", "Q2_0"})
-        EXPECT_FALSE(preset_supported(parse_preset(n))) << n;
+    // The others follow the quantizers this build has (PresetsLowBit.TargetTypesComeFromTheRules).
+    if (preset_supported(parse_preset("IQ3_M"))) return;
     try {
         require_supported(parse_preset("IQ3_M"));
         FAIL() << "no error";
@@ -108,6 +107,60 @@ TEST(PresetFtype, SupportedPresetsAreTheOnesWithQuantizers) {
         EXPECT_NE(msg.find("supported: Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q2_K_S, Q3_K, Q3_K_S"), std::string::npos) << msg;
         EXPECT_EQ(msg.find("IQ2_XS,"), std::string::npos) << msg;
     }
+}
+
+
+// llama-quantize 0c1e5709's QUANT_OPTIONS, as its usage prints them: 39 entries (COPY included).
+TEST(PresetFtype, QuantOptionsAsLlamaQuantizeListsThem) {
+    struct Row {
+        const char* name;
+        uint32_t ftype;
+        const char* note;
+    };
+    const Row rows[] = {
+        {"Q1_0", 40, "1.125 bpw quantization"},          {"Q2_0", 41, "2.25 bpw quantization (group 64)"},
+        {"Q4_0", 2, "4.34G, +0.4685 ppl @ Llama-3-8B"},  {"Q4_1", 3, "4.78G, +0.4511 ppl @ Llama-3-8B"},
+        {"MXFP4_MOE", 38, "MXFP4 MoE"},                  {"Q5_0", 8, "5.21G, +0.1316 ppl @ Llama-3-8B"},
+        {"Q5_1", 9, "5.65G, +0.1062 ppl @ Llama-3-8B"},  {"IQ2_XXS", 19, "2.06 bpw quantization"},
+        {"IQ2_XS", 20, "2.31 bpw quantization"},         {"IQ2_S", 28, "2.5  bpw quantization"},
+        {"IQ2_M", 29, "2.7  bpw quantization"},          {"IQ1_S", 24, "1.56 bpw quantization"},
+        {"IQ1_M", 31, "1.75 bpw quantization"},          {"TQ1_0", 36, "1.69 bpw ternarization"},
+        {"TQ2_0", 37, "2.06 bpw ternarization"},         {"Q2_K", 10, "2.96G, +3.5199 ppl @ Llama-3-8B"},
+        {"Q2_K_S", 21, "2.96G, +3.1836 ppl @ Llama-3-8B"}, {"IQ3_XXS", 23, "3.06 bpw quantization"},
+        {"IQ3_S", 26, "3.44 bpw quantization"},          {"IQ3_M", 27, "3.66 bpw quantization mix"},
+        {"Q3_K", 12, "alias for Q3_K_M"},                {"IQ3_XS", 22, "3.3 bpw quantization"},
+        {"Q3_K_S", 11, "3.41G, +1.6321 ppl @ Llama-3-8B"}, {"Q3_K_M", 12, "3.74G, +0.6569 ppl @ Llama-3-8B"},
+        {"Q3_K_L", 13, "4.03G, +0.5562 ppl @ Llama-3-8B"}, {"IQ4_NL", 25, "4.50 bpw non-linear quantization"},
+        {"IQ4_XS", 30, "4.25 bpw non-linear quantization"}, {"Q4_K", 15, "alias for Q4_K_M"},
+        {"Q4_K_S", 14, "4.37G, +0.2689 ppl @ Llama-3-8B"}, {"Q4_K_M", 15, "4.58G, +0.1754 ppl @ Llama-3-8B"},
+        {"Q5_K", 17, "alias for Q5_K_M"},                {"Q5_K_S", 16, "5.21G, +0.1049 ppl @ Llama-3-8B"},
+        {"Q5_K_M", 17, "5.33G, +0.0569 ppl @ Llama-3-8B"}, {"Q6_K", 18, "6.14G, +0.0217 ppl @ Llama-3-8B"},
+        {"Q8_0", 7, "7.96G, +0.0026 ppl @ Llama-3-8B"},  {"F16", 1, "14.00G, +0.0020 ppl @ Mistral-7B"},
+        {"BF16", 32, "14.00G, -0.0050 ppl @ Mistral-7B"}, {"F32", 0, "26.00G              @ 7B"},
+        {"COPY", 0, "only copy tensors, no quantizing"},
+    };
+    ASSERT_EQ(presets().size(), std::size(rows));
+    for (size_t i = 0; i < std::size(rows); ++i) {
+        const PresetInfo& p = presets()[i];
+        EXPECT_EQ(p.name, rows[i].name);
+        EXPECT_EQ(static_cast<uint32_t>(p.ftype), rows[i].ftype) << rows[i].name;
+        EXPECT_EQ(p.description, rows[i].note) << rows[i].name;
+    }
+}
+
+TEST(PresetFtype, ListTypesTableMarksWhatThisBuildProduces) {
+    const std::string text = format_quant_options();
+    std::vector<std::string> lines;
+    for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+        lines.push_back(text.substr(at, nl - at));
+    ASSERT_EQ(lines.size(), 1 + presets().size());  // a heading, then one line per option
+    EXPECT_EQ(lines[1].substr(1), "  40  or  Q1_0      : 1.125 bpw quantization");
+    EXPECT_EQ(lines[8].substr(1), "  19  or  IQ2_XXS   : 2.06 bpw quantization");
+    EXPECT_EQ(lines.back().substr(1), "           COPY      : only copy tensors, no quantizing");
+    for (size_t i = 0; i < presets().size(); ++i)
+        EXPECT_EQ(lines[i + 1][0], preset_supported(presets()[i]) ? '*' : ' ') << presets()[i].name;
+    EXPECT_EQ(lines.back()[0], '*');                           // COPY needs no quantizer
+    EXPECT_EQ(lines[3], "*   2  or  Q4_0      : 4.34G, +0.4685 ppl @ Llama-3-8B");
 }
 
 }  // namespace

@@ -153,7 +153,11 @@ TEST(PresetOrder, FallbackTable) {
         {Type::Q5_K, Type::Q5_1},     {Type::Q6_K, Type::Q8_0},
     };
     for (const auto& [from, to] : cases) EXPECT_EQ(fallback_type(from), to) << type_info(from).name;
+    // 0c1e5709: a type of at most 32 elements per block stays itself (then F16 when it does not fit).
     for (Type t : {Type::Q4_0, Type::Q8_0, Type::IQ4_NL, Type::Q5_1, Type::F16, Type::MXFP4})
+        EXPECT_EQ(fallback_type(t), t) << type_info(t).name;
+    // No fallback at all: an error.
+    for (Type t : {Type::Q1_0, Type::NVFP4, Type::Q8_K})
         EXPECT_FALSE(fallback_type(t).has_value()) << type_info(t).name;
 }
 

@@ -41,103 +41,6 @@ std::vector<float> f32_tensor(const gguf::TensorInfo& t) {
     return v;
 }
 
-// One block through the codec; qw null = plain path (only codecs that have one).
-template <class C>
-void quantize_block(const float* x, const float* qw, typename C::Block* y) {
-    if constexpr (C::kRequiresImatrix) {
-        C::quantize_weighted(x, qw, 0.0f, y);
-    } else {
-        if (qw == nullptr)
-            C::quantize(x, y);
-        else
-            C::quantize_weighted(x, qw, 0.0f, y);
-    }
-}
-
-struct Outcome {
-    size_t cases = 0, blocks = 0, mismatched = 0;
-};
-
-// Quantizes every row of `<case>.input` and compares with `<case>.<name>[.imat]`, block by block.
-template <class C>
-void check_case(const std::string& name, const char* type_name, bool imat, Outcome& out) {
-    const gguf::Reader& r = golden();
-    const std::string want_name = name + "." + type_name + (imat ? ".imat" : "");
-    const gguf::TensorInfo* input = r.find_tensor(name + ".input");
-    const gguf::TensorInfo* imatrix = r.find_tensor(name + ".imatrix");
-    const gguf::TensorInfo* want = r.find_tensor(want_name);
-    ASSERT_NE(input, nullptr) << name;
-    ASSERT_NE(want, nullptr) << want_name;
-    ASSERT_TRUE(!imat || imatrix != nullptr) << name;
-    ASSERT_EQ(want->type, C::type) << want_name;
-    const int64_t ncols = input->ne_at(0), nrows = input->nrows();
-    ASSERT_EQ(want->ne_at(0), ncols);
-    ASSERT_EQ(want->nrows(), nrows);
-    ASSERT_EQ(ncols % C::kBlockElems, 0);
-    const std::vector<float> x = f32_tensor(*input);
-    const std::vector<float> qw = imat ? f32_tensor(*imatrix) : std::vector<float>{};
-    const int64_t nb = ncols / C::kBlockElems;
-    const auto* expected = reinterpret_cast<const typename C::Block*>(r.tensor_data(*want));
-    int reported = 0;
-    for (int64_t row = 0; row < nrows; ++row) {
-        for (int64_t b = 0; b < nb; ++b) {
-            typename C::Block got;
-            std::memset(&got, 0xA5, sizeof(got));
-            quantize_block<C>(x.data() + row * ncols + b * C::kBlockElems,
-                              imat ? qw.data() + b * C::kBlockElems : nullptr, &got);
-            ++out.blocks;
-            const auto* gb = reinterpret_cast<const uint8_t*>(&got);
-            const auto* eb = reinterpret_cast<const uint8_t*>(expected + row * nb + b);
-            if (std::memcmp(gb, eb, sizeof(got)) == 0) continue;
-            ++out.mismatched;
-            if (++reported > 4) continue;
-            size_t k = 0;
-            while (gb[k] == eb[k]) ++k;
-            ADD_FAILURE() << want_name << ": row " << row << " block " << b << ": first differing byte " << k
-                          << " (got " << int(gb[k]) << ", want " << int(eb[k]) << ")";
-        }
-    }
-    ++out.cases;
-}
-
-template <class C>
-void check_variant(const char* type_name, bool imat) {
-    Outcome out;
-    const std::vector<std::string> cases = golden_cases();
-    ASSERT_EQ(cases.size(), kGoldenCases);
-    for (const std::string& c : cases) check_case<C>(c, type_name, imat, out);
-    EXPECT_EQ(out.cases, kGoldenCases);
-    EXPECT_EQ(out.mismatched, 0u) << out.mismatched << " of " << out.blocks << " blocks differ";
-    std::cout << "[ golden   ] " << type_name << (imat ? ".imat" : "") << ": " << out.cases << " cases, "
-              << out.blocks << " blocks, " << out.mismatched << " mismatched\n";
-}
-
-TEST(Iq2Golden, Iq2XxsImatrix) { check_variant<codec::IQ2_XXS>("iq2_xxs", true); }
-TEST(Iq2Golden, Iq2XsImatrix) { check_variant<codec::IQ2_XS>("iq2_xs", true); }
-TEST(Iq2Golden, Iq2SPlain) { check_variant<codec::IQ2_S>("iq2_s", false); }
-TEST(Iq2Golden, Iq2SImatrix) { check_variant<codec::IQ2_S>("iq2_s", true); }
-
-// The golden file has no plain tensor for XXS and XS (ggml requires an imatrix for them).
-TEST(Iq2Golden, NoPlainXxsOrXs) {
-    for (const std::string& c : golden_cases()) {
-        EXPECT_EQ(golden().find_tensor(c + ".iq2_xxs"), nullptr) << c;
-        EXPECT_EQ(golden().find_tensor(c + ".iq2_xs"), nullptr) << c;
-    }
-}
-
-// The generic row driver gives the same bytes as the block loop (IQ2_S, the type with both paths).
-TEST(Iq2Golden, RowDriverMatchesForIq2S) {
-    const gguf::TensorInfo* input = golden().find_tensor("realistic.input");
-    const gguf::TensorInfo* want = golden().find_tensor("realistic.iq2_s");
-    ASSERT_NE(input, nullptr);
-    ASSERT_NE(want, nullptr);
-    const std::vector<float> x = f32_tensor(*input);
-    const int64_t ncols = input->ne_at(0);
-    std::vector<uint8_t> got(static_cast<size_t>(ncols / QK_K) * sizeof(block_iq2_s));
-    quantize_row<codec::IQ2_S>(x.data(), got.data(), ncols, nullptr);
-    EXPECT_EQ(std::memcmp(got.data(), golden().tensor_data(*want), got.size()), 0);
-}
-
 // ---- dequantizers: an independent reading of the bits, on every golden block --------------------
 
 uint16_t u16le(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
@@ -201,7 +104,7 @@ void check_dequant(const char* tensor_suffix) {
         const int64_t n = t->nelements() / QK_K;
         for (int64_t i = 0; i < n; ++i, ++blocks) {
             float got[QK_K];
-            C::dequantize(b + i, got);
+            dequantize_block<C>(host_grid<C>(), b + i, got);
             const std::vector<float> want = reference_dequant(C::type, reinterpret_cast<const uint8_t*>(b + i));
             for (int j = 0; j < QK_K; ++j)
                 ASSERT_EQ(f32_bits(got[j]), f32_bits(want[j])) << c << " block " << i << " element " << j;
@@ -226,9 +129,9 @@ TEST(Iq2Dequant, RoundTripIsClose) {
     double e2 = 0, x2 = 0;
     for (size_t b = 0; b + QK_K <= x.size(); b += QK_K) {
         block_iq2_s q;
-        codec::IQ2_S::quantize(x.data() + b, &q);
+        quantize_row<codec::IQ2_S>(x.data() + b, &q, QK_K, nullptr);
         float y[QK_K];
-        codec::IQ2_S::dequantize(&q, y);
+        dequantize_row<codec::IQ2_S>(&q, y, QK_K);
         for (int j = 0; j < QK_K; ++j) {
             e2 += (double(y[j]) - x[b + j]) * (double(y[j]) - x[b + j]);
             x2 += double(x[b + j]) * x[b + j];

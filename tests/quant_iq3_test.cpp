@@ -157,60 +157,6 @@ std::vector<std::string> golden_cases() {
 
 const float* f32_data(const gguf::TensorInfo& t) { return reinterpret_cast<const float*>(golden().tensor_data(t)); }
 
-struct GoldenCount {
-    size_t cases = 0, blocks = 0, mismatched = 0;
-};
-
-// Quantizes every row of `<case>.input` through quantize_row<C> and compares with `<case>.<name>[.imat]`.
-template <class C>
-void check_golden(const char* name, bool imat, GoldenCount& count) {
-    const std::vector<std::string> cases = golden_cases();
-    ASSERT_EQ(cases.size(), 18u);
-    for (const std::string& c : cases) {
-        const gguf::TensorInfo* in = golden().find_tensor(c + ".input");
-        const gguf::TensorInfo* im = golden().find_tensor(c + ".imatrix");
-        const std::string want_name = c + "." + name + (imat ? ".imat" : "");
-        const gguf::TensorInfo* want = golden().find_tensor(want_name);
-        ASSERT_TRUE(in != nullptr && im != nullptr && want != nullptr) << want_name;
-        ASSERT_EQ(want->type, C::type) << want_name;
-        const int64_t ncols = in->ne_at(0), nrows = in->nrows();
-        ASSERT_EQ(want->ne_at(0), ncols);
-        ASSERT_EQ(want->nrows(), nrows);
-        const int64_t nb = ncols / C::kBlockElems;
-        const size_t row_bytes = static_cast<size_t>(nb) * sizeof(typename C::Block);
-        std::vector<uint8_t> got(row_bytes);
-        const uint8_t* expect = golden().tensor_data(*want);
-        int reported = 0;
-        for (int64_t r = 0; r < nrows; ++r) {
-            quantize_row<C>(f32_data(*in) + r * ncols, got.data(), ncols, imat ? f32_data(*im) : nullptr);
-            for (int64_t b = 0; b < nb; ++b) {
-                const size_t off = static_cast<size_t>(b) * sizeof(typename C::Block);
-                ++count.blocks;
-                if (std::memcmp(got.data() + off, expect + r * row_bytes + off, sizeof(typename C::Block)) != 0) {
-                    ++count.mismatched;
-                    if (reported++ < 4) ADD_FAILURE() << want_name << ": row " << r << " block " << b << " differs";
-                }
-            }
-        }
-        ++count.cases;
-    }
-}
-
-template <class C>
-void run_golden(const char* name, bool imat) {
-    GoldenCount count;
-    check_golden<C>(name, imat, count);
-    EXPECT_EQ(count.cases, 18u);
-    EXPECT_GT(count.blocks, 0u);
-    EXPECT_EQ(count.mismatched, 0u) << count.mismatched << " of " << count.blocks << " blocks differ";
-    std::printf("[ golden ] %s%s: %zu cases, %zu blocks, %zu mismatched\n", name, imat ? ".imat" : "", count.cases,
-                count.blocks, count.mismatched);
-}
-
-TEST(Iq3Golden, Iq3XxsPlain) { run_golden<codec::IQ3_XXS>("iq3_xxs", false); }
-TEST(Iq3Golden, Iq3XxsImatrix) { run_golden<codec::IQ3_XXS>("iq3_xxs", true); }
-TEST(Iq3Golden, Iq3SPlain) { run_golden<codec::IQ3_S>("iq3_s", false); }
-TEST(Iq3Golden, Iq3SImatrix) { run_golden<codec::IQ3_S>("iq3_s", true); }
 
 // ---- dequantize --------------------------------------------------------------------------------
 
@@ -313,8 +259,8 @@ TEST(Iq3Zero, ZeroBlockIsAllZeroBytes) {
     block_iq3_s b;
     std::memset(&a, 0xff, sizeof(a));
     std::memset(&b, 0xff, sizeof(b));
-    codec::IQ3_XXS::quantize_weighted(x.data(), w.data(), 0.0f, &a);
-    codec::IQ3_S::quantize(x.data(), &b);
+    quantize_row<codec::IQ3_XXS>(x.data(), &a, QK_K, w.data());
+    quantize_row<codec::IQ3_S>(x.data(), &b, QK_K, nullptr);
     const std::vector<uint8_t> za(sizeof(a), 0), zb(sizeof(b), 0);
     EXPECT_EQ(std::memcmp(&a, za.data(), sizeof(a)), 0);
     EXPECT_EQ(std::memcmp(&b, zb.data(), sizeof(b)), 0);
@@ -327,7 +273,7 @@ TEST(Iq3Quirk, Iq3SZeroSubBlockShiftsLaterIndicesAndSigns) {
     std::vector<float> x(QK_K, 0.0f);
     for (int i = 32; i < QK_K; ++i) x[i] = static_cast<float>((i * 37) % 23 - 11) * 0.125f + 0.01f;
     block_iq3_s b;
-    codec::IQ3_S::quantize(x.data(), &b);
+    quantize_row<codec::IQ3_S>(x.data(), &b, QK_K, nullptr);
     for (int k = 0; k < 4; ++k) {
         uint8_t want = 0;
         for (int i = 0; i < 8; ++i) want = static_cast<uint8_t>(want | ((x[32 + 8 * k + i] < 0.0f ? 1 : 0) << i));

@@ -48,71 +48,7 @@ std::vector<float> f32_tensor(const std::string& name) {
     return v;
 }
 
-// ---- golden bytes -----------------------------------------------------------------------------
-
-template <class C>
-struct GoldenResult {
-    size_t cases = 0, blocks = 0, mismatched = 0;
-    std::vector<std::string> problems;
-};
-
-// Every row of every case through quantize_row<C> (qw = the case's imatrix for the .imat variant).
-template <class C>
-GoldenResult<C> run_golden(bool imat) {
-    GoldenResult<C> r;
-    const std::string tname(type_info(C::type).name);
-    for (const std::string& cs : golden_cases()) {
-        const gguf::TensorInfo* in = golden().find_tensor(cs + ".input");
-        const std::string ename = cs + "." + tname + (imat ? ".imat" : "");
-        const gguf::TensorInfo* ex = golden().find_tensor(ename);
-        if (in == nullptr || ex == nullptr || ex->type != C::type || ex->ne_at(0) != in->ne_at(0) ||
-            ex->nrows() != in->nrows()) {
-            r.problems.push_back(ename + ": missing or ill-formed");
-            continue;
-        }
-        const std::vector<float> x = f32_tensor(cs + ".input");
-        const std::vector<float> qw = f32_tensor(cs + ".imatrix");
-        const int64_t ncols = in->ne_at(0);
-        if (imat && static_cast<int64_t>(qw.size()) != ncols) {
-            r.problems.push_back(cs + ".imatrix: missing or ill-formed");
-            continue;
-        }
-        const size_t rb = row_bytes(C::type, ncols);
-        const uint8_t* expect = golden().tensor_data(*ex);
-        std::vector<uint8_t> out(rb);
-        for (int64_t row = 0; row < in->nrows(); ++row) {
-            quantize_row<C>(x.data() + row * ncols, out.data(), ncols, imat ? qw.data() : nullptr);
-            for (size_t b = 0; b < rb / sizeof(typename C::Block); ++b) {
-                ++r.blocks;
-                const size_t off = b * sizeof(typename C::Block);
-                if (std::memcmp(out.data() + off, expect + row * rb + off, sizeof(typename C::Block)) != 0) {
-                    if (++r.mismatched <= 8)
-                        r.problems.push_back(ename + ": row " + std::to_string(row) + " block " + std::to_string(b));
-                }
-            }
-        }
-        ++r.cases;
-    }
-    return r;
-}
-
-template <class C>
-class SmallTypesGolden : public ::testing::Test {};
 using SmallCodecs = ::testing::Types<codec::TQ1_0, codec::TQ2_0, codec::MXFP4, codec::NVFP4, codec::Q1_0, codec::Q2_0>;
-TYPED_TEST_SUITE(SmallTypesGolden, SmallCodecs);
-
-TYPED_TEST(SmallTypesGolden, PlainAndImatrixBytesEqualGgmlOnEveryCase) {
-    ASSERT_EQ(golden_cases().size(), kGoldenCases);
-    for (bool imat : {false, true}) {
-        const GoldenResult<TypeParam> r = run_golden<TypeParam>(imat);
-        for (const std::string& p : r.problems) ADD_FAILURE() << p;
-        EXPECT_EQ(r.cases, kGoldenCases) << (imat ? "imat" : "plain");
-        EXPECT_GT(r.blocks, 0u);
-        EXPECT_EQ(r.mismatched, 0u) << "of " << r.blocks << " blocks, " << (imat ? "imat" : "plain");
-        std::printf("  %s %s: %zu cases, %zu blocks, %zu mismatched\n", type_info(TypeParam::type).name.data(),
-                    imat ? "imat" : "plain", r.cases, r.blocks, r.mismatched);
-    }
-}
 
 // ---- dequantizers against an independent reading of each format --------------------------------
 

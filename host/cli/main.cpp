@@ -106,12 +106,15 @@ DeviceKind choose_device(const CliOptions& o, std::string* why, int* gpu_count) 
 
 int run(const CliOptions& o) {
     if (o.list_types) {
-        for (Type t : quantizable_types()) std::printf("%s\n", std::string(type_info(t).name).c_str());
-        std::printf("%s\n", preset_names(true).c_str());
+        std::printf("%s", format_quant_options().c_str());
+        std::printf("Tensor types this build quantizes to (--tensor-type, --output-tensor-type, "
+                    "--token-embedding-type):\n ");
+        for (Type t : quantizable_types()) std::printf(" %s", std::string(type_info(t).name).c_str());
+        std::printf("\n");
         return 0;
     }
     const PresetInfo& preset = parse_preset(o.type);
-    require_supported(preset);
+    if (!o.dry_run) require_supported(preset);  // a dry run only chooses types: it needs no quantizer
 
     namespace fs = std::filesystem;
     std::error_code ec;

@@ -151,9 +151,9 @@ void quantize_row_blocks(const float* x, void* out, int64_t n_per_row, const flo
 // codec the lane drivers do not serve (the scalar codec runs it).
 template <class C, class V>
 constexpr RawQuantizeRowFn lane_driver() {
-    if constexpr (requires { C::kSubblocks; C::set_block_scales; C::pack_column; })
+    if constexpr (PhasedLanes<C>)
         return &quantize_row_phased<C, V>;
-    else if constexpr (requires { C::store; } && C::kBlockElems == 32)
+    else if constexpr (BlockLanes<C>)
         return &quantize_row_blocks<C, V>;
     else
         return nullptr;

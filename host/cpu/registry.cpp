@@ -29,4 +29,8 @@ std::vector<Type> quantizable_types() {
     return out;
 }
 
+bool can_produce(Type t) {
+    return t == Type::F32 || t == Type::F16 || t == Type::BF16 || has_codec(t);
+}
+
 }  // namespace kquant

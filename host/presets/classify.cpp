@@ -44,7 +44,16 @@ constexpr std::string_view kNeverQuantized[] = {
 // §3 item 7: exact names (position embeddings, token types).
 constexpr std::string_view kNeverQuantizedExact[] = {"position_embd.weight", "token_types.weight"};
 
-// §4.7
+// glm5-next keeps these as they are: its hyper-connection, indexer, compressor and small SSM-gate
+// weights, and the MLA pieces that stay in full precision there.
+constexpr std::string_view kNeverQuantizedGlm5Next[] = {
+    "hc_", "indexer.attn_q_b", "indexer.attn_k", "indexer.proj", "indexer_compressor_gate",
+    "indexer_compressor_ape", "ssm_f_a.weight", "ssm_f_b.weight", "ssm_g_a.weight", "ssm_g_b.weight",
+    "ssm_beta.weight", "attn_kv_a_mqa.weight", "attn_k_b.weight", "attn_v_b.weight",
+};
+
+// §4.7: each 256-element type goes to the 32-element type of about the same bits per weight (IQ types
+// to IQ4_NL, the 2/3-bit and ternary ones to Q4_0); Q2_0 (64 elements) to Q4_0 as well.
 struct Fallback {
     Type from, to;
 };
@@ -88,7 +97,8 @@ std::string_view category_name(TensorCategory c) {
     return "other";
 }
 
-bool tensor_allows_quantization(std::string_view name, const std::vector<int64_t>& ne, const QuantParams& p) {
+bool tensor_allows_quantization(std::string_view name, const std::vector<int64_t>& ne, const QuantParams& p,
+                                std::string_view arch) {
     if (p.only_copy) return false;
     if (gguf::n_dims(ne) < 2) return false;
     // llama-quantize tests `rfind("weight") == size - 6`; for a name shorter than 6 both sides wrap to
@@ -99,6 +109,9 @@ bool tensor_allows_quantization(std::string_view name, const std::vector<int64_t
         if (contains(name, s)) return false;
     for (std::string_view s : kNeverQuantizedExact)
         if (name == s) return false;
+    if (arch == "glm5-next")
+        for (std::string_view s : kNeverQuantizedGlm5Next)
+            if (contains(name, s)) return false;
     return true;
 }
 
@@ -140,6 +153,7 @@ bool tensor_order_less(std::string_view a, std::string_view b) {
 std::optional<Type> fallback_type(Type t) {
     for (const Fallback& f : kFallbacks)
         if (f.from == t) return f.to;
+    if (type_info(t).block_elems <= 32) return t;  // no smaller block to demote to
     return std::nullopt;
 }
 

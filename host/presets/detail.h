@@ -36,4 +36,8 @@ Type apply_preset_rules(SelectionState& s, const ModelInfo& model, FType ftype, 
                         const std::vector<int64_t>& ne, TensorCategory cat, const std::optional<Type>& output_type,
                         const std::string& file);
 
+// Every type the preset rules of `ftype` can give (before the shape fallback); empty for ftypes
+// without rules (F32, F16, BF16).
+std::vector<Type> rule_types(FType ftype);
+
 }  // namespace kquant::detail

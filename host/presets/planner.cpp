@@ -71,6 +71,7 @@ public:
         count(plan.tensors);
         for (TensorPlan& t : plan.tensors) preliminary(t, plan);
         for (TensorPlan& t : plan.tensors) main_checks(t);
+        for (const TensorPlan& t : plan.tensors) quantizer_check(t);
         return plan;
     }
 
@@ -177,18 +178,25 @@ private:
         }
     }
 
+    const CompiledRule* matching_rule(const std::string& name) const {
+        for (const CompiledRule& r : rules_)
+            if (std::regex_search(name, r.re)) return &r;
+        return nullptr;
+    }
+
     // §4.1 for an eligible tensor.
     Type select(TensorPlan& t, QuantPlan& plan) {
-        if (params_.token_embedding_type && t.category == TensorCategory::TokenEmbd) return *params_.token_embedding_type;
+        // --token-embedding-type, except that per_layer_token_embd (a large table of its own) follows a
+        // --tensor-type pattern that names it.
+        if (params_.token_embedding_type && t.category == TensorCategory::TokenEmbd &&
+            !(t.name == "per_layer_token_embd.weight" && matching_rule(t.name)))
+            return *params_.token_embedding_type;
         if (params_.output_tensor_type && t.category == TensorCategory::Output) return *params_.output_tensor_type;
         Type type = default_type_;
         if (!is_block_quantized(type)) return type;
-        for (const CompiledRule& r : rules_) {
-            if (std::regex_search(t.name, r.re)) {
-                type = r.type;
-                t.manual = true;
-                break;
-            }
+        if (const CompiledRule* r = matching_rule(t.name)) {
+            type = r->type;
+            t.manual = true;
         }
         if (!t.manual && !params_.pure)
             type = detail::apply_preset_rules(state_, model_, params_.ftype, type, t.name, t.ne, t.category,
@@ -200,6 +208,7 @@ private:
         const int64_t ne0 = t.ne.empty() ? 1 : t.ne[0];
         if (ne0 % type_info(type).block_elems == 0) return type;
         ++plan.n_fallback;
+        // A 32-element type has nowhere smaller to go: fallback_type returns it, and F16 follows.
         const std::optional<Type> fb = fallback_type(type);
         if (!fb) fail(file_, t.name, "no tensor type fallback is defined for type " + type_name(type));
         const bool f16 = ne0 % type_info(*fb).block_elems != 0;
@@ -211,13 +220,15 @@ private:
 
     // llama-quantize's preliminary pass.
     void preliminary(TensorPlan& t, QuantPlan& plan) {
-        t.allows_quantization = tensor_allows_quantization(t.name, t.ne, params_);
+        t.allows_quantization = tensor_allows_quantization(t.name, t.ne, params_, model_.arch);
         t.dst_type = t.allows_quantization ? select(t, plan) : t.src_type;
         t.requires_imatrix = requires_imatrix(t.name, t.dst_type, params_.ftype);
+        // Checked for every tensor before anything is written (llama-quantize: in its preliminary pass).
         if (!imatrix_ && t.allows_quantization && t.requires_imatrix) {
             if (!params_.dry_run)
                 fail(file_, t.name,
-                     "this quantization requires an imatrix! (target type " + type_name(t.dst_type) + ")");
+                     "this quantization requires an imatrix! target type " + type_name(t.dst_type) +
+                         " needs an importance matrix (--imatrix)");
             plan.will_require_imatrix = true;
         }
         t.action = t.dst_type == t.src_type     ? TensorAction::Copy
@@ -244,12 +255,13 @@ private:
         } else if (t.src_type != Type::F32 && t.src_type != Type::F16 && t.src_type != Type::BF16) {
             fail(file_, t.name, "cannot dequantize/convert tensor type " + std::string(src.name));
         }
-        if (is_block_quantized(t.dst_type) && scalar_codec(t.dst_type) == nullptr) {
-            std::string supported;
-            for (Type q : quantizable_targets()) supported += (supported.empty() ? "" : ", ") + type_name(q);
-            fail(file_, t.name, "kquant-cuda cannot quantize to type " + type_name(t.dst_type) + " (supported: " +
-                                    supported + ")");
-        }
+        // llama-quantize exempts token_embd and output from its imatrix check, but ggml's quantizer for
+        // these types asserts that it has weights: llama-quantize aborts there, mid-file. We stop first.
+        if (!weights && t.action == TensorAction::Quantize && type_info(t.dst_type).requires_imatrix)
+            fail(file_, t.name,
+                 "target type " + type_name(t.dst_type) + " cannot be quantized without an importance matrix, and " +
+                     (imatrix_ ? "the imatrix has no usable entry for this tensor" : "no --imatrix was given") +
+                     " (llama-quantize aborts inside ggml here)");
         // Types forced by --token-embedding-type / --output-tensor-type skip the shape fallback;
         // llama-quantize then aborts inside ggml.
         if (ne0 % type_info(t.dst_type).block_elems != 0)
@@ -262,6 +274,15 @@ private:
     }
 
     // The float conversions and the codecs.
+    // Our own limit, checked after all of llama-quantize's checks so that its errors come first.
+    void quantizer_check(const TensorPlan& t) const {
+        if (params_.dry_run || t.action == TensorAction::Copy || can_produce(t.dst_type)) return;
+        std::string supported;
+        for (Type q : quantizable_targets()) supported += (supported.empty() ? "" : ", ") + type_name(q);
+        fail(file_, t.name, "kquant-cuda cannot quantize to type " + type_name(t.dst_type) + " (supported: " +
+                                supported + ")");
+    }
+
     static std::vector<Type> quantizable_targets() {
         std::vector<Type> v{Type::F32, Type::F16, Type::BF16};
         for (Type q : quantizable_types()) v.push_back(q);

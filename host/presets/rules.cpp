@@ -1,5 +1,6 @@
-// §4.4: llama-quantize's per-preset type rules, written as one table per preset. A rule list is tried
-// in order and the first rule whose conditions all hold gives the type; no match keeps the type.
+// §4.4: llama-quantize's per-preset type rules (llama_tensor_get_type_impl, llama.cpp 0c1e5709), written
+// as one table per preset. A rule list is tried in order and the first rule whose conditions all hold
+// gives the type; no match keeps the type. Each rule says briefly why it is there.
 #include <algorithm>
 #include <array>
 #include <span>
@@ -47,62 +48,93 @@ struct PresetRules {
 
 using T = Type;
 
-// attn_k for every preset outside D: the 8-expert bump.
+// Why the rules are what they are (llama.cpp's reasons, in short): a few tensors decide much more of the
+// quality than their share of the size. attn_v is small when several query heads share it (GQA) and in
+// MoE models, where the experts dominate the size, so extra bits there cost little. ffn_down is the
+// most sensitive FFN matrix, most of all in the first layers. use_more_bits spreads extra bits over the
+// first and last eighth of the layers and every third layer between.
+
+// attn_k, every preset outside D: in an 8-expert model the attention is a small part of the file, so
+// 8-bit keys cost little (~128 MB for Mixtral-8x7B).
 constexpr Rule kAttnKMoE[] = {{kMoE8, T::Q8_0}};
-// attn_output, 8 experts, for the presets rule I lists.
+// attn_output, 8 experts, for the presets rule I lists: same reasoning, up to Q5_K.
 constexpr Rule kAttnOutMoE[] = {{kNotFalcon | kMoE8, T::Q5_K}};
 
+// Q4_0/Q5_0 with an imatrix: the first layers' ffn_down can still go badly wrong, and the _1 variant
+// (with a min) guards against it. Only with an imatrix, so that a plain run stays as it always was and
+// because the _1 types themselves misbehave on ffn_down without one.
 constexpr Rule kQ4_0FfnDown[] = {{kImatrix | kFirstEighth, T::Q4_1}};
 constexpr Rule kQ5_0FfnDown[] = {{kImatrix | kFirstEighth, T::Q5_1}};
 
+// Q2_K: 2-bit attn_v and ffn_down lose too much; one or two steps up (two when GQA makes attn_v small).
 constexpr Rule kQ2_KAttnV[] = {{kGqa4, T::Q4_K}, {kAlways, T::Q3_K}};
 constexpr Rule kQ2_KFfnDown[] = {{kAlways, T::Q3_K}};
 constexpr Rule kQ2_KAttnOut[] = {{kNotFalcon | kMoE8, T::Q5_K}, {kNotFalcon | kNotMoE8, T::Q3_K}};
 
+// Q2_K_S: the smaller Q2_K mix; only GQA attn_v and the first eighth of ffn_down are lifted.
 constexpr Rule kQ2_K_SAttnV[] = {{kGqa4, T::Q4_K}};
 constexpr Rule kQ2_K_SFfnDown[] = {{kFirstEighth, T::Q4_K}};
 
+// Q3_K_M: the first two attn_v and the first sixteenth of ffn_down get Q5_K, the rest Q4_K (Falcon keeps
+// Q3_K outside use_more_bits layers: its ffn_down is wide).
 constexpr Rule kQ3_K_MAttnV[] = {{kFirst2, T::Q5_K}, {kAlways, T::Q4_K}};
 constexpr Rule kQ3_K_MFfnDown[] = {
     {kFirstSixteenth, T::Q5_K}, {kNotFalcon, T::Q4_K}, {kMoreBits, T::Q4_K}, {kAlways, T::Q3_K}};
 constexpr Rule kQ3_K_MAttnOut[] = {{kNotFalcon | kMoE8, T::Q5_K}, {kNotFalcon | kNotMoE8, T::Q4_K}};
 
+// Q3_K_L: the large 3-bit mix: Q5_K for every sensitive tensor (Q4_K for Falcon's). Its attn_output is
+// not in rule I's 8-expert list, so it stays Q3_K there.
 constexpr Rule kQ3_K_LAttnV[] = {{kAlways, T::Q5_K}};
 constexpr Rule kQ3_K_LFfnDown[] = {{kFalcon, T::Q4_K}, {kAlways, T::Q5_K}};
 constexpr Rule kQ3_K_LAttnOut[] = {{kNotFalcon | kNotMoE8, T::Q5_K}, {kFalcon, T::Q4_K}};
 
+// Q4_K_S: the small 4-bit mix lifts only the first four attn_v and the first eighth of ffn_down.
 constexpr Rule kQ4_K_SAttnV[] = {{kFirst4, T::Q5_K}};
 constexpr Rule kQ4_K_SFfnDown[] = {{kNotFalcon | kFirstEighth, T::Q5_K}};
 
+// Q4_K_M / Q5_K_M: Q6_K on the use_more_bits layers of attn_v and ffn_down (Falcon: a graded ffn_down).
 constexpr Rule kQ4_K_MAttnV[] = {{kMoreBits, T::Q6_K}};
 constexpr Rule kQ4_K_MFfnDown[] = {
     {kFalcon | kFirstSixteenth, T::Q6_K}, {kFalcon | kMoreBits, T::Q5_K}, {kFalcon, T::Q4_K}, {kMoreBits, T::Q6_K}};
-
 constexpr Rule kQ5_K_MAttnV[] = {{kMoreBits, T::Q6_K}};
 constexpr Rule kQ5_K_MFfnDown[] = {{kMoreBits, T::Q6_K}};
 
+// IQ4_NL / IQ4_XS: Q5_K for a GQA attn_v; without an imatrix also for the first eighth of ffn_down
+// (with one, the non-linear 4-bit grid holds up there by itself).
 constexpr Rule kIQ4AttnV[] = {{kGqa4, T::Q5_K}};
 constexpr Rule kIQ4FfnDown[] = {{kFirstEighth | kNoImatrix, T::Q5_K}};
 
+// IQ3_XXS: attn_q/attn_k step down to IQ2_S to pay for the rest; attn_v and attn_output go up to
+// IQ3_S (Q4_K with GQA). Without an imatrix its 3-bit grid is too coarse for ffn_down, which becomes a
+// K-quant (Q4_K early, Q3_K after), and for attn_v (IQ3_S).
 constexpr Rule kIQ3_XXSAttnV[] = {{kGqa4, T::Q4_K}, {kNoImatrix, T::IQ3_S}};
 constexpr Rule kIQ3_XXSAttnK[] = {{kMoE8, T::Q8_0}, {kAlways, T::IQ2_S}};
 constexpr Rule kIQ3_XXSAttnQ[] = {{kAlways, T::IQ2_S}};
 constexpr Rule kIQ3_XXSFfnDown[] = {{kNoImatrix | kFirstEighth, T::Q4_K}, {kNoImatrix, T::Q3_K}};
 constexpr Rule kIQ3_XXSAttnOut[] = {{kNotFalcon | kMoE8, T::Q5_K}, {kNotFalcon | kNotMoE8, T::IQ3_S}};
 
+// IQ3_XS: IQ3_S with attn_q/attn_k and the middle three quarters of ffn_gate/ffn_up one grid smaller
+// (IQ3_XXS): the first and last layers matter most, the bulk of the FFN least.
 constexpr Rule kIQ3_XSAttnV[] = {{kGqa4, T::Q4_K}};
 constexpr Rule kIQ3_XSAttnK[] = {{kMoE8, T::Q8_0}, {kAlways, T::IQ3_XXS}};
 constexpr Rule kIQ3_XSAttnQ[] = {{kAlways, T::IQ3_XXS}};
 constexpr Rule kIQ3_XSFfnGateUp[] = {{kMiddle, T::IQ3_XXS}};
 
+// IQ3_S: only a GQA attn_v is lifted.
 constexpr Rule kIQ3_SAttnV[] = {{kGqa4, T::Q4_K}};
 
+// IQ3_M: the IQ3_S "mix": Q4_K for every attn_v, attn_output and the first eighth of ffn_down (in
+// 8-expert models also the use_more_bits layers, the experts' ffn_down being most of the model).
 constexpr Rule kIQ3_MAttnV[] = {{kAlways, T::Q4_K}};
 constexpr Rule kIQ3_MFfnDown[] = {{kFirstEighth, T::Q4_K}, {kMoE8 | kMoreBits, T::Q4_K}};
 constexpr Rule kIQ3_MAttnOut[] = {{kNotFalcon | kMoE8, T::Q5_K}, {kNotFalcon | kNotMoE8, T::Q4_K}};
 
-// Rule D (IQ1/IQ2 presets): the low type is IQ3_S for IQ2_S/IQ2_M and Q2_K otherwise. Its ffn_down rule
-// counts with the running counter, and n_expert >= 4 also lifts attn_v.
+// Rule D (IQ1/IQ2 presets): at 1.5-2.7 bits the model only survives if the few sensitive tensors keep
+// far more bits. attn_v goes to Q4_K when it is small (GQA >= 4, or any model with 4+ experts where
+// attention is a small share), else one grid up (IQ3_S for IQ2_S/IQ2_M, Q2_K otherwise); attn_k of an
+// 8-expert model to Q4_K; the first eighth of ffn_down (counted with the running counter, even in MoE
+// models) to that same grid; attn_output to Q5_K with 8 experts, else one grid up for IQ1 (IQ2_XXS) and
+// IQ2_S/IQ2_M (IQ3_S).
 constexpr Rule kVLAttnVQ2K[] = {{kGqa4, T::Q4_K}, {kExperts4, T::Q4_K}, {kAlways, T::Q2_K}};
 constexpr Rule kVLAttnVIQ3S[] = {{kGqa4, T::Q4_K}, {kExperts4, T::Q4_K}, {kAlways, T::IQ3_S}};
 constexpr Rule kVLAttnK[] = {{kMoE8, T::Q4_K}};
@@ -131,7 +163,8 @@ PresetRules very_low_bit(FType f, Type token_embd, Rules attn_v, Rules ffn_down,
 const std::vector<PresetRules>& preset_rules() {
     static const std::vector<PresetRules> table = [] {
         std::vector<PresetRules> v;
-        // 32-element legacy types: a Q6_K output, and (with an imatrix) Q4_1/Q5_1 early ffn_down.
+        // 32-element legacy types (and Q1_0/Q2_0): a Q6_K output, since the output projection decides
+        // every logit; with an imatrix, Q4_1/Q5_1 for the early ffn_down of Q4_0/Q5_0.
         auto q4_0 = plain(FType::Q4_0, T::Q6_K);
         q4_0.ffn_down = kQ4_0FfnDown;
         v.push_back(q4_0);
@@ -195,7 +228,7 @@ const std::vector<PresetRules>& preset_rules() {
             v.push_back(r);
         }
 
-        // IQ3 family
+        // IQ3 family (IQ3_XXS's output is Q5_K like rule D's: it is the smallest of them)
         auto iq3_xxs = plain(FType::IQ3_XXS, T::Q5_K);
         iq3_xxs.token_embd = T::IQ3_S;
         iq3_xxs.attn_v = kIQ3_XXSAttnV;
@@ -221,7 +254,9 @@ const std::vector<PresetRules>& preset_rules() {
         iq3_m.attn_output = kIQ3_MAttnOut;
         v.push_back(iq3_m);
 
-        // Very low bit (rule D)
+        // Very low bit (rule D). Output Q5_K (not Q6_K): at this size every byte counts. The token
+        // embedding is only looked up, never multiplied, so it is cheap to keep at Q2_K/IQ3_S rather
+        // than the 1-2 bit grids (which also need an imatrix, and llama-quantize exempts it from that).
         v.push_back(very_low_bit(FType::IQ2_XXS, T::Q2_K, kVLAttnVQ2K, kVLFfnDownQ2K, kVLAttnOutMoE));
         v.push_back(very_low_bit(FType::IQ2_XS, T::Q2_K, kVLAttnVQ2K, kVLFfnDownQ2K, kVLAttnOutMoE));
         v.push_back(very_low_bit(FType::IQ1_S, T::Q2_K, kVLAttnVQ2K, kVLFfnDownQ2K, kVLAttnOutIQ2XXS));
@@ -229,14 +264,16 @@ const std::vector<PresetRules>& preset_rules() {
         v.push_back(very_low_bit(FType::IQ2_S, T::IQ3_S, kVLAttnVIQ3S, kVLFfnDownIQ3S, kVLAttnOutIQ3S));
         v.push_back(very_low_bit(FType::IQ2_M, T::IQ3_S, kVLAttnVIQ3S, kVLFfnDownIQ3S, kVLAttnOutIQ3S));
 
-        // Ternary: Q4_K token embedding, otherwise the default type.
+        // Ternary (and Q2_0 above): these formats suit weights trained to few levels, not the embedding
+        // table, which gets Q4_K; everything else keeps the default type.
         for (FType f : {FType::TQ1_0, FType::TQ2_0}) {
             auto r = plain(f, T::Q6_K);
             r.token_embd = T::Q4_K;
             v.push_back(r);
         }
 
-        // MXFP4 for merged experts, Q8_0 for everything else (rule B).
+        // MXFP4 for merged experts, Q8_0 for everything else (rule B): MXFP4 is the format MoE models
+        // such as gpt-oss ship their experts in, and the experts are nearly all of the size.
         PresetRules mx{FType::MXFP4_MOE, T::Q8_0, std::nullopt};
         mx.mxfp4_moe = true;
         v.push_back(mx);
@@ -301,6 +338,24 @@ bool is_ffn(TensorCategory c) {
 
 }  // namespace
 
+std::vector<Type> rule_types(FType ftype) {
+    const PresetRules* r = rules_for(ftype);
+    if (!r) return {};
+    std::vector<Type> out;
+    auto add = [&](Type t) {
+        if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    };
+    add(r->output);
+    add(Type::Q8_0);  // rule A's shape/Falcon choice, rule E's 8-expert attn_v, F's attn_k
+    if (r->token_embd) add(*r->token_embd);
+    if (r->mxfp4_moe) add(Type::MXFP4);
+    for (Rules rules : {r->attn_v, r->attn_k, r->attn_q, r->attn_output, r->ffn_down, r->ffn_gate_up})
+        for (const Rule& rule : rules) add(rule.type);
+    // Rule E's 70B attn_v bump (only from Q3_K/Q4_K, so over-inclusive for some presets; harmless here).
+    if (!r->very_low_bit && !r->mxfp4_moe) add(Type::Q5_K);
+    return out;
+}
+
 Type apply_preset_rules(SelectionState& s, const ModelInfo& model, FType ftype, Type t, std::string_view name,
                         const std::vector<int64_t>& ne, TensorCategory cat, const std::optional<Type>& output_type,
                         const std::string& file) {
@@ -308,7 +363,16 @@ Type apply_preset_rules(SelectionState& s, const ModelInfo& model, FType ftype, 
     if (!r) return t;  // F32/F16/BF16 never reach here; NVFP4 has no CLI name
     const int64_t ne0 = ne.empty() ? 1 : ne[0];
 
-    // A: the output tensor, and the token embedding when it doubles as the output.
+    // glm5-next: its query low-rank pair and its next-token (MTP) projection never go below 8 bits.
+    if (model.arch == "glm5-next" && (name.find("attn_q_a") != std::string_view::npos ||
+                                      name.find("attn_q_b") != std::string_view::npos ||
+                                      name.find("nextn.eh_proj") != std::string_view::npos))
+        return Type::Q8_0;
+
+    // A: the output tensor, and the token embedding when it doubles as the output. It decides every
+    // logit, so it gets the preset's output type; Q8_0 when the default type's block does not divide
+    // the row (a smaller-block type would only be a fallback), for Falcon (whose output is sensitive),
+    // and for MXFP4_MOE (which keeps everything but the experts at 8 bits).
     if (cat == TensorCategory::Output || (s.tied_embeddings && cat == TensorCategory::TokenEmbd)) {
         if (output_type) return *output_type;
         if (r->mxfp4_moe || model.arch == "falcon" || ne0 % type_info(t).block_elems != 0) return Type::Q8_0;
@@ -344,6 +408,8 @@ Type apply_preset_rules(SelectionState& s, const ModelInfo& model, FType ftype, 
     // E
     if (attn_v) {
         t = pick(r->attn_v, mc | position_conditions(s.i_attention_wv, s.n_attention_wv), t);
+        // 70B: 8 query heads share each attn_v head, so attn_v is 8x smaller than attn_q and Q5_K costs
+        // next to nothing. 8 experts: the same argument, up to Q8_0 (whatever the preset).
         if (model.size_class_70b && (t == Type::Q3_K || t == Type::Q4_K)) t = Type::Q5_K;
         if (model.n_expert == 8) t = Type::Q8_0;
         ++s.i_attention_wv;

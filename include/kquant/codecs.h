@@ -6,6 +6,10 @@
 #include <cstddef>
 
 #include "kquant/codec.h"
+#include "kquant/formats/fp4.h"
+#include "kquant/formats/iq1.h"
+#include "kquant/formats/iq2.h"
+#include "kquant/formats/iq3.h"
 #include "kquant/formats/iq4.h"
 #include "kquant/formats/legacy.h"
 #include "kquant/formats/q2_k.h"
@@ -13,6 +17,8 @@
 #include "kquant/formats/q4_k.h"
 #include "kquant/formats/q5_k.h"
 #include "kquant/formats/q6_k.h"
+#include "kquant/formats/q1_q2.h"
+#include "kquant/formats/ternary.h"
 #include "kquant/types.h"
 
 namespace kquant {
@@ -46,18 +52,35 @@ struct CodecList {
 using Codecs = CodecList<
     codec::Q4_0, codec::Q4_1, codec::Q5_0, codec::Q5_1, codec::Q8_0,
     codec::Q2_K, codec::Q3_K, codec::Q4_K, codec::Q5_K, codec::Q6_K,
-    codec::IQ4_NL, codec::IQ4_XS>;
+    codec::IQ4_NL, codec::IQ4_XS,
+    codec::IQ2_XXS, codec::IQ2_XS, codec::IQ2_S, codec::IQ3_XXS, codec::IQ3_S, codec::IQ1_S, codec::IQ1_M,
+    codec::TQ1_0, codec::TQ2_0, codec::MXFP4, codec::NVFP4, codec::Q1_0, codec::Q2_0>;
 // clang-format on
 
 // Whether kquant-cuda can quantize into (and dequantize from) type t.
 constexpr bool has_codec(Type t) { return Codecs::contains(t); }
 
+// The interfaces the SIMD lane drivers (host/cpu/lane_rows.h) run: phased super-blocks (one sub-block per
+// lane) or 32-element blocks with fit/store (one block per lane). Other codecs run scalar on every level.
+template <class C>
+concept PhasedLanes = requires { C::kSubblocks; C::set_block_scales; C::pack_column; };
+template <class C>
+concept BlockLanes = requires { C::store; } && C::kBlockElems == 32;
+
+constexpr bool has_lane_driver(Type t) {
+    bool v = false;
+    Codecs::visit(t, [&]<class C>(Tag<C>) { v = PhasedLanes<C> || BlockLanes<C>; });
+    return v;
+}
+
 namespace detail {
-// Each codec agrees with the ggml type table (block size, bytes per block), and no type is listed twice.
+// Each codec agrees with the ggml type table (block size, bytes per block, a plain path exactly where ggml
+// has one), and no type is listed twice.
 template <class C>
 constexpr bool codec_matches_table() {
     const TypeInfo& ti = type_info(C::type);
-    return ti.block_elems == C::kBlockElems && ti.block_bytes == sizeof(typename C::Block);
+    return ti.block_elems == C::kBlockElems && ti.block_bytes == sizeof(typename C::Block) &&
+           ti.requires_imatrix == !PlainCodec<C>;
 }
 template <class... Cs>
 constexpr bool codecs_agree(CodecList<Cs...>) {

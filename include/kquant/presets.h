@@ -36,9 +36,12 @@ struct PresetInfo {
     FType ftype;
     Type default_type;      // the type most tensors get (F32 for COPY, which converts nothing)
     bool only_copy;         // COPY: every tensor keeps its type and bytes
+    std::string_view description = {};  // llama-quantize's size/quality note for it ("2.06 bpw quantization")
 };
 
-// All presets in llama-quantize's listing order (the order that decides which name a number maps to).
+// llama-quantize's QUANT_OPTIONS: its 39 TYPE choices (COPY included), in its listing order (the order
+// that decides which name a number maps to). NVFP4 (ftype 39) is not one of them; the nvfp4 tensor type
+// is reachable through --tensor-type only.
 std::span<const PresetInfo> presets();
 
 // llama-quantize's TYPE argument: a preset name (case-insensitive) or a number (leading integer, like
@@ -52,7 +55,11 @@ const PresetInfo& parse_preset(std::string_view arg);
 // The preset of an ftype number (the first listed one); nullptr if none.
 const PresetInfo* preset_for_ftype(uint32_t ftype);
 
-// Whether kquant-cuda can produce this preset: COPY, or a default type with a quantizer.
+// Every tensor type the preset's rules can choose (default, output, token embedding, per-tensor rules,
+// and the shape fallbacks of those), each once. Empty for COPY.
+std::vector<Type> preset_target_types(const PresetInfo& p);
+
+// Whether kquant-cuda can produce this preset: COPY, or every type of preset_target_types has a quantizer.
 bool preset_supported(const PresetInfo& p);
 
 // Throws an Error naming the preset and listing the supported ones, unless preset_supported(p).
@@ -60,6 +67,10 @@ void require_supported(const PresetInfo& p);
 
 // "Q4_0, Q4_1, ..." : the names of all presets (or only the supported ones), in listing order.
 std::string preset_names(bool supported_only = false);
+
+// The --list-types table: every preset as llama-quantize's usage lists it (ftype number, name, note),
+// each marked by whether this build can produce it. Ends with a newline.
+std::string format_quant_options();
 
 // ---- --override-kv -----------------------------------------------------------------------------
 
@@ -154,8 +165,10 @@ enum class TensorCategory {
 TensorCategory tensor_category(std::string_view name);
 std::string_view category_name(TensorCategory c);
 
-// §3: whether the rules may give this tensor a new type.
-bool tensor_allows_quantization(std::string_view name, const std::vector<int64_t>& ne, const QuantParams& p);
+// §3: whether the rules may give this tensor a new type. `arch` (general.architecture) adds that
+// architecture's own exclusions (glm5-next).
+bool tensor_allows_quantization(std::string_view name, const std::vector<int64_t>& ne, const QuantParams& p,
+                                std::string_view arch = {});
 
 // §4.3, with integer division; i is a layer or an attn_v ordinal, n the matching count.
 bool use_more_bits(int i, int n);
@@ -166,10 +179,13 @@ int block_index(std::string_view name);
 // §5.2: the loader's weight order (layer, then byte-wise name).
 bool tensor_order_less(std::string_view a, std::string_view b);
 
-// §4.7: the type tried when ne0 is not a multiple of t's block size; nullopt when there is none.
+// §4.7: the type tried when ne0 is not a multiple of t's block size. A type of at most 32 elements per
+// block has no smaller block to go to: it is returned itself (the caller then takes F16, as for a
+// fallback that does not fit either). nullopt when llama-quantize has no fallback (q1_0, nvfp4, q8_K):
+// an error.
 std::optional<Type> fallback_type(Type t);
 
-// §6.3: whether a tensor with this target needs an importance matrix.
+// §6.3: whether a tensor with this target needs an importance matrix (llama-quantize's check).
 bool requires_imatrix(std::string_view name, Type target, FType ftype);
 
 // ---- the plan ------------------------------------------------------------------------------------
@@ -207,8 +223,9 @@ struct QuantPlan {
 };
 
 // Runs llama-quantize's preliminary pass (types, fallbacks, the imatrix requirement) and the checks of
-// its main pass (imatrix lookup and size, requantization, and our own: a target we cannot quantize to),
-// in llama-quantize's order, so that the first error is the one llama-quantize would report. With
+// its main pass (imatrix lookup and size, requantization, ggml's own aborts), in llama-quantize's order,
+// so that the first error is the one llama-quantize would report; then our own limit (a target we
+// cannot quantize to). Nothing is written before all of them have passed. With
 // params.dry_run, only the preliminary pass's errors are raised. `imatrix` may be null; one with no
 // entries counts as none. Errors are kquant::Error with `file` and the tensor name as context.
 // `shards` gives each input's shard (gguf::Model::tensor_shards()); empty means one file. Inputs of one

@@ -24,6 +24,9 @@ const RowCodec* scalar_codec(Type t);
 // All types with a scalar codec, in kTypes order.
 std::vector<Type> quantizable_types();
 
+// Whether kquant-cuda can write a tensor of type t: a float conversion (F32, F16, BF16) or a codec.
+bool can_produce(Type t);
+
 // CPU instruction-set levels of the row codecs. Every level gives the scalar codec's bytes exactly.
 enum class CpuIsa { Scalar, Avx2, Avx512 };
 

@@ -455,19 +455,19 @@ KQ_HD void dequantize_block_m(const iq::Grid8View& g, const block_iq1_m* b, floa
 
 namespace kquant::codec {
 
-// Host codecs: they fetch the process-wide 2048-point grid (built on first use) and run the block math.
-// IQ1_S has no `quantize`: ggml requires an imatrix for it (quantize_row_iq1_s_impl asserts), so the plain
-// branch of quantize_row<IQ1_S> must not be instantiated.
+// The process-wide 2048-point grid is the host's (iq::grid8); a kernel passes a device copy. IQ1_S has
+// no plain path: ggml requires an imatrix for it (its quantizer asserts).
 struct IQ1_S {
     using Block = block_iq1_s;
     static constexpr Type type = Type::IQ1_S;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq1::quantize_block_s(iq::grid8(iq1::kGridSize), x, qw, y);
+    using Grid = iq::Grid8View;
+    static const Grid& host_grid() { return iq::grid8(iq1::kGridSize); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq1::quantize_block_s(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq1::dequantize_block_s(iq::grid8(iq1::kGridSize), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq1::dequantize_block_s(g, b, y); }
 };
 
 struct IQ1_M {
@@ -475,12 +475,13 @@ struct IQ1_M {
     static constexpr Type type = Type::IQ1_M;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-
-    static void quantize(const float* x, Block* y) { iq1::quantize_block_m(iq::grid8(iq1::kGridSize), x, nullptr, y); }
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq1::quantize_block_m(iq::grid8(iq1::kGridSize), x, qw, y);
+    using Grid = iq::Grid8View;
+    static const Grid& host_grid() { return iq::grid8(iq1::kGridSize); }
+    KQ_HD static void quantize(const Grid& g, const float* x, Block* y) { iq1::quantize_block_m(g, x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq1::quantize_block_m(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq1::dequantize_block_m(iq::grid8(iq1::kGridSize), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq1::dequantize_block_m(g, b, y); }
 };
 
 }  // namespace kquant::codec

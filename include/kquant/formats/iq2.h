@@ -392,19 +392,19 @@ KQ_HD void dequantize_s(const iq::Grid8View& g, const block_iq2_s* b, float* y) 
 
 namespace kquant::codec {
 
-// The codecs fetch their process-wide grid (iq::grid8, host only); a kernel calls the iq2:: block
-// functions with a device copy of the same view. XXS and XS have no `quantize`: ggml's quantizer asserts
-// that importance weights are given (llama.cpp refuses these types without an imatrix).
+// The process-wide grid is the host's (iq::grid8, built on first use); a kernel passes a device copy of
+// the same view. XXS and XS have no plain path: ggml's quantizer asserts that importance weights are given.
 struct IQ2_XXS {
     using Block = block_iq2_xxs;
     static constexpr Type type = Type::IQ2_XXS;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-    static constexpr bool kRequiresImatrix = true;
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq2::quantize_xxs(iq::grid8(iq2::kGridSizeXxs), x, qw, y);
+    using Grid = iq::Grid8View;
+    static const Grid& host_grid() { return iq::grid8(iq2::kGridSizeXxs); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq2::quantize_xxs(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq2::dequantize_xxs(iq::grid8(iq2::kGridSizeXxs), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq2::dequantize_xxs(g, b, y); }
 };
 
 struct IQ2_XS {
@@ -412,11 +412,12 @@ struct IQ2_XS {
     static constexpr Type type = Type::IQ2_XS;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-    static constexpr bool kRequiresImatrix = true;
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq2::quantize_xs(iq::grid8(iq2::kGridSizeXs), x, qw, y);
+    using Grid = iq::Grid8View;
+    static const Grid& host_grid() { return iq::grid8(iq2::kGridSizeXs); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq2::quantize_xs(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq2::dequantize_xs(iq::grid8(iq2::kGridSizeXs), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq2::dequantize_xs(g, b, y); }
 };
 
 struct IQ2_S {
@@ -424,12 +425,13 @@ struct IQ2_S {
     static constexpr Type type = Type::IQ2_S;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-    static constexpr bool kRequiresImatrix = false;
-    static void quantize(const float* x, Block* y) { iq2::quantize_s(iq::grid8(iq2::kGridSizeS), x, nullptr, y); }
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq2::quantize_s(iq::grid8(iq2::kGridSizeS), x, qw, y);
+    using Grid = iq::Grid8View;
+    static const Grid& host_grid() { return iq::grid8(iq2::kGridSizeS); }
+    KQ_HD static void quantize(const Grid& g, const float* x, Block* y) { iq2::quantize_s(g, x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq2::quantize_s(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq2::dequantize_s(iq::grid8(iq2::kGridSizeS), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq2::dequantize_s(g, b, y); }
 };
 
 }  // namespace kquant::codec

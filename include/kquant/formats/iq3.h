@@ -361,20 +361,19 @@ KQ_HD void decode_s(const iq::Grid4View& g, const block_iq3_s* b, float* y) {
 
 namespace kquant::codec {
 
-// Host codecs: they fetch the process-wide grid (iq3_grid.h); a kernel calls iq3::encode_xxs / encode_s /
-// decode_xxs / decode_s with a device copy of the grid view.
+// The process-wide grid is the host's (iq::grid4, built on first use); a kernel passes a device copy.
 struct IQ3_XXS {
     using Block = block_iq3_xxs;
     static constexpr Type type = Type::IQ3_XXS;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-    static constexpr int kGridSize = 256;
-
-    static void quantize(const float* x, Block* y) { iq3::encode_xxs(iq::grid4(kGridSize), x, nullptr, y); }
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq3::encode_xxs(iq::grid4(kGridSize), x, qw, y);
+    using Grid = iq::Grid4View;
+    static const Grid& host_grid() { return iq::grid4(256); }
+    KQ_HD static void quantize(const Grid& g, const float* x, Block* y) { iq3::encode_xxs(g, x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq3::encode_xxs(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq3::decode_xxs(iq::grid4(kGridSize), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq3::decode_xxs(g, b, y); }
 };
 
 struct IQ3_S {
@@ -382,13 +381,13 @@ struct IQ3_S {
     static constexpr Type type = Type::IQ3_S;
     static constexpr int kBlockElems = QK_K;
     static constexpr bool kRowSigma2 = false;
-    static constexpr int kGridSize = 512;
-
-    static void quantize(const float* x, Block* y) { iq3::encode_s(iq::grid4(kGridSize), x, nullptr, y); }
-    static void quantize_weighted(const float* x, const float* qw, float, Block* y) {
-        iq3::encode_s(iq::grid4(kGridSize), x, qw, y);
+    using Grid = iq::Grid4View;
+    static const Grid& host_grid() { return iq::grid4(512); }
+    KQ_HD static void quantize(const Grid& g, const float* x, Block* y) { iq3::encode_s(g, x, nullptr, y); }
+    KQ_HD static void quantize_weighted(const Grid& g, const float* x, const float* qw, float, Block* y) {
+        iq3::encode_s(g, x, qw, y);
     }
-    static void dequantize(const Block* b, float* y) { iq3::decode_s(iq::grid4(kGridSize), b, y); }
+    KQ_HD static void dequantize(const Grid& g, const Block* b, float* y) { iq3::decode_s(g, b, y); }
 };
 
 }  // namespace kquant::codec
