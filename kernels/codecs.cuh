@@ -12,11 +12,10 @@ namespace kquant::cuda::detail {
 
 using kquant::Tag;
 
-// Every codec: the whole-block calls of codec.h.
+// Every codec: the whole-block calls of codec.h (quantize_block), the grid codecs with a device grid.
 template <class C>
-concept DeviceCodec = requires(const float* x, typename C::Block* y) {
-    C::quantize(x, y);
-    C::quantize_weighted(x, x, 0.0f, y);
+concept DeviceCodec = requires(const GridT<C>& g, const float* x, typename C::Block* y) {
+    quantize_block<C>(g, x, x, 0.0f, y);
 };
 
 // The phase interface (formats/kquant_scales.h): per-sub-block fit, per-block scales, per-sub-block

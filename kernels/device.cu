@@ -4,6 +4,7 @@
 
 #include "check.cuh"
 #include "kquant/cuda_backend.h"
+#include "codecs.cuh"
 #include "launch.cuh"
 
 namespace kquant::cuda {
@@ -48,6 +49,8 @@ void quantize_device(Type dst, Type src_type, const void* d_src, void* d_dst, in
     if (!is_block_quantized(dst) || n_per_row % type_info(dst).block_elems != 0)
         throw Error("cannot quantize rows of " + std::to_string(n_per_row) + " elements to " + tname);
     if (v == Variant::Default) v = default_variant(dst, d_qw != nullptr);
+    if (d_qw == nullptr && type_info(dst).requires_imatrix)
+        throw Error(tname + " cannot be quantized without an importance matrix");
 
     detail::Launch l;
     l.dst = dst;
@@ -62,6 +65,7 @@ void quantize_device(Type dst, Type src_type, const void* d_src, void* d_dst, in
     l.d_first_bad = d_first_bad;
     l.stream = s;
     if (nrows == 0) return;
+    detail::visit_codec(dst, [&]<class C>(detail::Tag<C>) { detail::set_device_grid<C>(l.grids); });
 
     // The row sigma2 pre-pass's buffer, freed on the stream however this call ends (a launch may throw).
     struct StreamBuffer {

@@ -1,5 +1,6 @@
 // The generic kernel: one thread per block, running the codec's whole quantize / quantize_weighted
-// (the same calls kquant::quantize_row makes on the CPU). It covers every type at once and is the
+// through quantize_block (the same calls kquant::quantize_row makes on the CPU; grid codecs read the
+// launch's device grid). It covers every type at once and is the
 // correctness baseline that the specialised kernels are measured against.
 #include "check.cuh"
 #include "codecs.cuh"
@@ -10,9 +11,12 @@
 namespace kquant::cuda::detail {
 namespace {
 
-// Threads (= blocks) per CTA: the staged inputs of a CTA stay under 48 KB of shared memory.
+// Threads (= blocks) per CTA: at most 128, and 8192 elements, so the staged inputs of a CTA stay under
+// 48 KB of shared memory (256-element blocks: 32 threads; 128: 64; 64 and 32: 128).
 template <class C>
-using GenericPolicy = KernelPolicy<C::kBlockElems >= 256 ? 32 : 128, C::kBlockElems >= 256 ? 32 : 128>;
+constexpr int kGenericThreads = 8192 / C::kBlockElems < 128 ? 8192 / C::kBlockElems : 128;
+template <class C>
+using GenericPolicy = KernelPolicy<kGenericThreads<C>, kGenericThreads<C>>;
 
 template <class C, class Src>
 __global__ void __launch_bounds__(GenericPolicy<C>::kThreads) generic_kernel(Launch l) {
@@ -34,12 +38,8 @@ __global__ void __launch_bounds__(GenericPolicy<C>::kThreads) generic_kernel(Lau
         const int64_t row = g / nb_row, col = (g % nb_row) * BE;
         const float* x = xs + t * (BE + 1);
         Block* y = reinterpret_cast<Block*>(ys) + t;
-        if (l.d_qw == nullptr) {
-            C::quantize(x, y);
-        } else {
-            const float s2 = C::kRowSigma2 ? l.d_row_sigma2[row] : 0.0f;
-            C::quantize_weighted(x, l.block_qw(row, col), s2, y);
-        }
+        const float s2 = l.d_qw != nullptr && C::kRowSigma2 ? l.d_row_sigma2[row] : 0.0f;
+        quantize_block<C>(grid_of<C>(l.grids), x, l.block_qw(row, col), s2, y);
     }
     __syncthreads();
     store_bytes(ys, static_cast<uint8_t*>(l.d_dst) + b0 * sizeof(Block), nblk * static_cast<int>(sizeof(Block)));

@@ -4,6 +4,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "grids.cuh"
 #include "kquant/cuda_backend.h"
 #include "kquant/types.h"
 
@@ -19,6 +20,7 @@ struct Launch {
     const float* d_qw = nullptr;                // null: ggml's plain path
     const float* d_row_sigma2 = nullptr;        // per-row sigma2 for codecs with kRowSigma2 (weighted only)
     unsigned long long* d_first_bad = nullptr;  // atomicMin of the first non-finite source element
+    DeviceGrids grids;                          // the device grid of a grid codec (codec.h)
     cudaStream_t stream = nullptr;
 
     int64_t nblocks(int64_t block_elems) const { return nrows * (n_per_row / block_elems); }
