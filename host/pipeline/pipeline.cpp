@@ -13,6 +13,7 @@
 #include "kquant/error.h"
 #include "kquant/numeric.h"
 #include "kquant/quantize.h"
+#include "kquant/validate.h"
 #include "common/parallel.h"
 #if KQUANT_HAVE_CUDA
 #include "kquant/cuda_backend.h"
@@ -20,6 +21,24 @@
 
 namespace kquant {
 namespace {
+
+// A quantized row that ggml_validate_row_data rejects (an inf or NaN scale, an invalid E8M0 exponent):
+// llama-quantize stops on it ("quantized data validation failed"), and so do we, naming the tensor and
+// the row, before the bytes reach the file.
+struct InvalidQuantizedData : Error {
+    using Error::Error;
+};
+
+void validate_quantized(const QuantJob& job, uint64_t offset, const void* data, size_t n) {
+    const RowProblem p = validate_row(job.dst_type, data, n);
+    if (p.ok) return;
+    const size_t bb = type_info(job.dst_type).block_bytes, rb = row_bytes(job.dst_type, job.n_per_row);
+    const uint64_t at = offset + static_cast<uint64_t>(p.block < 0 ? 0 : p.block) * bb;
+    throw InvalidQuantizedData(context(job.file, job.name,
+                                       "quantized data validation failed: row " + std::to_string(at / rb) +
+                                           ", block " + std::to_string(at % rb / bb) + ": " + p.what +
+                                           " (llama-quantize refuses such a tensor too)"));
+}
 
 std::vector<int64_t> trimmed_shape(const std::vector<int64_t>& ne) {
     std::vector<int64_t> out(ne.begin(), ne.begin() + gguf::n_dims(ne));
@@ -173,6 +192,7 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
     st.quantized = jobs.size();
     std::atomic<uint64_t> quant_bytes_written{0};
     const WriteFn write = [&](size_t job, uint64_t off, const void* data, size_t n) {
+        validate_quantized(jobs[job], off, data, n);
         writers[targets[job].file]->write_tensor(targets[job].index, off, data, n);
         quant_bytes_written.fetch_add(n, std::memory_order_relaxed);
     };
@@ -189,6 +209,8 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
             st.backend = as.backend;
             st.read_s = as.read_s, st.h2d_s = as.h2d_s, st.kernel_s = as.kernel_s;
             st.d2h_s = as.d2h_s, st.write_s = as.write_s;
+        } catch (const InvalidQuantizedData&) {
+            throw;  // the data, not the GPU: the CPU would make the same bytes
         } catch (const Error& e) {
             if (!opt.allow_cpu_fallback || quant_bytes_written.load() != 0) throw;
             if (log) log(std::string("GPU failed before writing any quantized data (") + e.what() +
