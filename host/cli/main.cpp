@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <unistd.h>
 
 #include "kquant/error.h"
@@ -23,7 +24,8 @@ namespace {
 using namespace kquant;
 
 struct CliOptions {
-    std::string input, output, type, device = "auto", gpu = "0", imatrix;
+    std::string input, output, device = "auto", gpu = "0", imatrix;
+    std::vector<std::string> types;  // --type, comma-separated or repeated: one output (set) per type
     std::string output_tensor_type, token_embedding_type, tensor_type_file;
     std::vector<std::string> tensor_types, overrides, include_weights, exclude_weights;
     int threads = 0, streams = defaults::kGpuStreams, io_threads = defaults::kIoThreads;
@@ -113,34 +115,50 @@ int run(const CliOptions& o) {
         std::printf("\n");
         return 0;
     }
-    const PresetInfo& preset = parse_preset(o.type);
-    if (!o.dry_run) require_supported(preset);  // a dry run only chooses types: it needs no quantizer
+    // Several types: one read of the input, one output (or shard set) per type; OUTPUT names them with
+    // {type} (the preset's name as llama-quantize spells it), or is left out (llama-quantize's default
+    // name for each).
+    std::vector<const PresetInfo*> presets_wanted;
+    for (const std::string& list : o.types) {
+        std::stringstream ss(list);
+        for (std::string t; std::getline(ss, t, ',');) {
+            if (t.empty()) throw Error("--type: an empty name in '" + list + "'");
+            const PresetInfo* pr = &parse_preset(t);
+            if (std::find(presets_wanted.begin(), presets_wanted.end(), pr) != presets_wanted.end())
+                throw Error("--type: " + std::string(pr->name) + " is given twice");
+            presets_wanted.push_back(pr);
+        }
+    }
+    const bool several = presets_wanted.size() > 1;
+    const std::string kTypeField = "{type}";
+    if (several && !o.output.empty() && o.output.find(kTypeField) == std::string::npos)
+        throw Error("with several types the output name must contain {type} (or be left out): " + o.output);
+    if (several && (o.verify || !o.report.empty())) throw Error("--verify/--report take one type");
+    if (!o.dry_run)
+        for (const PresetInfo* pr : presets_wanted) require_supported(*pr);  // a dry run needs no quantizer
 
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::exists(o.input, ec)) throw Error(o.input + ": no such file");
-    // Left out, the output goes next to the input, named after the preset (as llama-quantize names it).
-    const std::string output = o.output.empty() ? default_output_path(o.input, preset, o.keep_split) : o.output;
 
-    QuantParams p;
-    p.set_preset(preset);
-    p.pure = o.pure;
-    p.leave_output_tensor = o.leave_output;
-    p.allow_requantize = o.allow_requantize;
-    p.dry_run = o.dry_run;
-    if (!o.output_tensor_type.empty()) p.output_tensor_type = parse_ggml_type(o.output_tensor_type);
-    if (!o.token_embedding_type.empty()) p.token_embedding_type = parse_ggml_type(o.token_embedding_type);
-    for (const std::string& s : o.tensor_types) p.tensor_types.push_back(parse_tensor_type_rule(s));
+    QuantParams base;
+    base.pure = o.pure;
+    base.leave_output_tensor = o.leave_output;
+    base.allow_requantize = o.allow_requantize;
+    base.dry_run = o.dry_run;
+    if (!o.output_tensor_type.empty()) base.output_tensor_type = parse_ggml_type(o.output_tensor_type);
+    if (!o.token_embedding_type.empty()) base.token_embedding_type = parse_ggml_type(o.token_embedding_type);
+    for (const std::string& s : o.tensor_types) base.tensor_types.push_back(parse_tensor_type_rule(s));
     if (!o.tensor_type_file.empty())
-        for (TensorTypeRule& r : load_tensor_type_file(o.tensor_type_file)) p.tensor_types.push_back(std::move(r));
-    for (const std::string& s : o.overrides) p.kv_overrides.push_back(parse_kv_override(s));
-    if (!o.prune_layers.empty()) p.prune_layers = parse_prune_layers(o.prune_layers);
-    p.keep_split = o.keep_split;
-    if (!p.prune_layers.empty() && (o.verify || !o.report.empty()))
+        for (TensorTypeRule& r : load_tensor_type_file(o.tensor_type_file)) base.tensor_types.push_back(std::move(r));
+    for (const std::string& s : o.overrides) base.kv_overrides.push_back(parse_kv_override(s));
+    if (!o.prune_layers.empty()) base.prune_layers = parse_prune_layers(o.prune_layers);
+    base.keep_split = o.keep_split;
+    if (!base.prune_layers.empty() && (o.verify || !o.report.empty()))
         throw Error("--verify/--report compare tensors by name, which --prune-layers changes; run them without it");
 
     std::unique_ptr<Imatrix> im;
-    std::vector<KvOverride> all_overrides = p.kv_overrides;
+    std::vector<KvOverride> all_overrides = base.kv_overrides;
     if (!o.imatrix.empty()) {
         im = std::make_unique<Imatrix>(load_imatrix(o.imatrix));
         filter_imatrix(*im, o.include_weights, o.exclude_weights);
@@ -155,38 +173,71 @@ int run(const CliOptions& o) {
     const auto in = gguf::Model::open(o.input);  // every shard of a split model
     if (!o.quiet && in->shard_count() > 1)
         std::printf("split model: %zu shards, %zu tensors\n", in->shard_count(), in->tensors().size());
-    const ModelInfo model = model_info_from_kvs(in->kvs(), p.kv_overrides, o.input);
-    const QuantPlan plan = plan_quantization(in->tensors(), model, p, im.get(), o.input, in->tensor_shards());
-    const std::vector<gguf::KV> kvs =
-        build_output_kvs(in->kvs(), output_file_type(p, in->kvs(), in->tensors()), all_overrides);
-    const std::vector<OutputFile> outputs = plan_outputs(plan, in->tensors(), kvs, output);
-    for (const OutputFile& f : outputs)
-        for (size_t k = 0; k < in->shard_count(); ++k)
-            if (fs::exists(f.path, ec) && fs::equivalent(in->shard(k).path(), f.path, ec))
-                throw Error("input and output are the same file: " + f.path);
+    const ModelInfo model = model_info_from_kvs(in->kvs(), base.kv_overrides, o.input);
 
-    const size_t n = plan.n_input_tensors;  // llama-quantize counts pruned tensors too
-    for (size_t i = 0; i < plan.tensors.size() && !o.quiet; ++i) {
-        const TensorPlan& t = plan.tensors[i];
-        if (!t.fallback_warning.empty()) std::printf("%s\n", t.fallback_warning.c_str());
-        if (!t.imatrix_note.empty()) std::printf("%s\n", t.imatrix_note.c_str());
-        std::printf("[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, n, t.name.c_str(), shape_str(t.ne).c_str(),
-                    std::string(type_info(t.src_type).name).c_str());
-        if (t.action == TensorAction::Copy)
-            std::printf("size = %8.3f MiB\n", mib(t.src_bytes));
-        else
-            std::printf("converting to %s .. size = %8.2f MiB -> %8.2f MiB%s\n",
-                        std::string(type_info(t.dst_type).name).c_str(), mib(t.src_bytes), mib(t.dst_bytes),
-                        t.imatrix ? " (imatrix)" : "");
+    // Each type planned in full (and checked) before anything is written.
+    struct TypeRun {
+        const PresetInfo* preset;
+        QuantPlan plan;
+        std::vector<OutputFile> outputs;
+        SizeReport sizes;
+    };
+    std::vector<TypeRun> runs;
+    std::vector<OutputFile> outputs;  // every type's files, in type order
+    for (const PresetInfo* pr : presets_wanted) {
+        QuantParams p = base;
+        p.set_preset(*pr);
+        // Left out, the output goes next to the input, named after the preset (as llama-quantize names it).
+        std::string output = o.output.empty() ? default_output_path(o.input, *pr, o.keep_split) : o.output;
+        for (size_t at; (at = output.find(kTypeField)) != std::string::npos;)
+            output.replace(at, kTypeField.size(), std::string(pr->name));
+        TypeRun r{pr, plan_quantization(in->tensors(), model, p, im.get(), o.input, in->tensor_shards()), {}, {}};
+        const std::vector<gguf::KV> kvs =
+            build_output_kvs(in->kvs(), output_file_type(p, in->kvs(), in->tensors()), all_overrides);
+        r.outputs = plan_outputs(r.plan, in->tensors(), kvs, output);
+        r.sizes = size_report(r.plan, r.outputs);
+        for (const OutputFile& f : r.outputs) {
+            for (size_t k = 0; k < in->shard_count(); ++k)
+                if (fs::exists(f.path, ec) && fs::equivalent(in->shard(k).path(), f.path, ec))
+                    throw Error("input and output are the same file: " + f.path);
+            for (const OutputFile& g : outputs)
+                if (g.path == f.path) throw Error("two outputs would be the same file: " + f.path);
+            outputs.push_back(f);
+        }
+        runs.push_back(std::move(r));
     }
-    const SizeReport sizes = size_report(plan, outputs);
+
+    for (const TypeRun& r : runs) {
+        if (several && !o.quiet)
+            std::printf("== %s -> %s%s\n", std::string(r.preset->name).c_str(), r.outputs.front().path.c_str(),
+                        r.outputs.size() > 1 ? " ..." : "");
+        const QuantPlan& plan = r.plan;
+        const size_t n = plan.n_input_tensors;  // llama-quantize counts pruned tensors too
+        for (size_t i = 0; i < plan.tensors.size() && !o.quiet; ++i) {
+            const TensorPlan& t = plan.tensors[i];
+            if (!t.fallback_warning.empty()) std::printf("%s\n", t.fallback_warning.c_str());
+            if (!t.imatrix_note.empty()) std::printf("%s\n", t.imatrix_note.c_str());
+            std::printf("[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, n, t.name.c_str(), shape_str(t.ne).c_str(),
+                        std::string(type_info(t.src_type).name).c_str());
+            if (t.action == TensorAction::Copy)
+                std::printf("size = %8.3f MiB\n", mib(t.src_bytes));
+            else
+                std::printf("converting to %s .. size = %8.2f MiB -> %8.2f MiB%s\n",
+                            std::string(type_info(t.dst_type).name).c_str(), mib(t.src_bytes), mib(t.dst_bytes),
+                            t.imatrix ? " (imatrix)" : "");
+        }
+    }
     if (o.dry_run) {
-        std::printf("dry run: model size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW), file size = %llu bytes\n",
-                    mib(sizes.src_tensor_bytes), sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw(),
-                    static_cast<unsigned long long>(sizes.file_bytes));
-        if (plan.will_require_imatrix) std::printf("warning: this quantization requires an imatrix!\n");
-        const std::string fb = fallback_summary(plan);
-        if (!fb.empty()) std::printf("%s\n", fb.c_str());
+        for (const TypeRun& r : runs) {
+            const SizeReport& sizes = r.sizes;
+            std::printf("dry run%s: model size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW), file size = %llu bytes\n",
+                        several ? (" " + std::string(r.preset->name)).c_str() : "", mib(sizes.src_tensor_bytes),
+                        sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw(),
+                        static_cast<unsigned long long>(sizes.file_bytes));
+            if (r.plan.will_require_imatrix) std::printf("warning: this quantization requires an imatrix!\n");
+            const std::string fb = fallback_summary(r.plan);
+            if (!fb.empty()) std::printf("%s\n", fb.c_str());
+        }
         return 0;
     }
 
@@ -209,14 +260,25 @@ int run(const CliOptions& o) {
     const PipelineStats st = run_pipeline(*in, outputs, po, [&](const std::string& line) {
         if (!o.quiet) std::printf("%s\n", line.c_str());
     });
-    if (!o.quiet) {
-        std::printf("model size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW)\n", mib(sizes.src_tensor_bytes),
-                    sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw());
-        const std::string fb = fallback_summary(plan);
-        if (!fb.empty()) std::printf("%s\n", fb.c_str());
+    size_t first_file = 0;
+    for (const TypeRun& r : runs) {
+        if (!o.quiet) {
+            const SizeReport& sizes = r.sizes;
+            std::printf("%smodel size = %.2f MiB (%.2f BPW), quant size = %.2f MiB (%.2f BPW)\n",
+                        several ? (std::string(r.preset->name) + ": ").c_str() : "", mib(sizes.src_tensor_bytes),
+                        sizes.src_bpw(), mib(sizes.dst_tensor_bytes), sizes.dst_bpw());
+            const std::string fb = fallback_summary(r.plan);
+            if (!fb.empty()) std::printf("%s\n", fb.c_str());
+        }
+        uint64_t written = 0;
+        for (size_t f = 0; f < r.outputs.size(); ++f) written += st.output_bytes[first_file + f];
+        first_file += r.outputs.size();
+        if (!o.quiet && r.outputs.size() > 1)
+            std::printf("wrote %zu shards: %s ... %s (%s)\n", r.outputs.size(), r.outputs.front().path.c_str(),
+                        r.outputs.back().path.c_str(), human_bytes(static_cast<double>(written)).c_str());
+        else if (!o.quiet && several)
+            std::printf("wrote %s (%s)\n", r.outputs.front().path.c_str(), human_bytes(static_cast<double>(written)).c_str());
     }
-    if (!o.quiet && outputs.size() > 1) std::printf("wrote %zu shards: %s ... %s\n", outputs.size(),
-                                                    outputs.front().path.c_str(), outputs.back().path.c_str());
     if (o.verify || !o.report.empty()) {
         const report::VerifyReport v = report::verify(o.input, outputs.front().path, o.threads);
         if (o.verify) report::print_verify(v, stdout, o.quiet ? 10 : 0);
@@ -240,8 +302,11 @@ int main(int argc, char** argv) {
     app.add_option("output", o.output,
                    "Output GGUF (default: ggml-model-<TYPE>.gguf next to the input; with --keep-split the "
                    "prefix of the shards)");
-    app.add_option("-t,--type", o.type,
-                   "Preset or type name, case-insensitive (Q4_K_M, q4_k, Q8_0, IQ4_XS, F16, COPY, ...)");
+    app.add_option("-t,--type", o.types,
+                   "Preset or type name, case-insensitive (Q4_K_M, q4_k, Q8_0, IQ4_XS, F16, COPY, ...); several "
+                   "(comma-separated or repeated) write one output each from one read of the input, named by "
+                   "{type} in OUTPUT")
+        ->allow_extra_args(false);
     app.add_option("--device", o.device, "auto (GPU when present, else CPU), cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}, CLI::ignore_case));
     app.add_option("--gpu", o.gpu, "CUDA device(s): N, N,M or all");
@@ -291,7 +356,7 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    if (!o.list_types && (o.input.empty() || o.type.empty())) {
+    if (!o.list_types && (o.input.empty() || o.types.empty())) {
         std::fprintf(stderr, "%s\nerror: INPUT and --type are required\n", app.help().c_str());
         return 1;
     }

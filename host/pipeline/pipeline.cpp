@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 #include <unistd.h>
 
 #include "kquant/error.h"
@@ -166,11 +167,12 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
     };
     std::vector<QuantJob> jobs;
     std::vector<Target> targets;  // per job
+    std::unordered_set<const gguf::TensorInfo*> read;  // sources counted in bytes_in (once each)
     for (size_t f = 0; f < outputs.size(); ++f) {
         for (size_t i = 0; i < outputs[f].tensors.size(); ++i) {
             const PlannedTensor& p = outputs[f].tensors[i];
             ++st.tensors;
-            st.bytes_in += p.src->nbytes;
+            if (read.insert(p.src).second) st.bytes_in += p.src->nbytes;
             if (p.action != TensorAction::Quantize) {
                 convert_tensor(in, p, *writers[f], i);
                 continue;
@@ -197,8 +199,9 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
         quant_bytes_written.fetch_add(n, std::memory_order_relaxed);
     };
     ProgressLine bar(opt.progress, jobs.size());
-    uint64_t quant_src_bytes = 0;
-    for (const QuantJob& j : jobs) quant_src_bytes += static_cast<uint64_t>(j.nrows) * row_bytes(j.src_type, j.n_per_row);
+    uint64_t quant_src_bytes = 0;  // each source once, however many outputs read it
+    for (const std::vector<size_t>& g : jobs_by_source(jobs))
+        quant_src_bytes += static_cast<uint64_t>(jobs[g.front()].nrows) * row_bytes(jobs[g.front()].src_type, jobs[g.front()].n_per_row);
     bar.set_total(quant_src_bytes);
     const ProgressFn progress = [&](size_t, uint64_t src_bytes) { bar.advance(src_bytes); };
     bool on_cpu = opt.device == DeviceKind::Cpu;
@@ -236,7 +239,10 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
         }
     }
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (auto& w : writers) st.bytes_out += w->total_size();
+    for (auto& w : writers) {
+        st.output_bytes.push_back(w->total_size());
+        st.bytes_out += w->total_size();
+    }
     return st;
 }
 

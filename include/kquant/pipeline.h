@@ -67,8 +67,9 @@ struct PipelineOptions {
 
 struct PipelineStats {
     size_t tensors = 0, quantized = 0;
-    uint64_t bytes_in = 0;    // source bytes read
-    uint64_t bytes_out = 0;   // output file size
+    uint64_t bytes_in = 0;    // source bytes read (each source tensor once, however many outputs use it)
+    uint64_t bytes_out = 0;   // output file sizes, summed
+    std::vector<uint64_t> output_bytes;  // each output file's size, in the order of the outputs
     double seconds = 0.0;     // wall time of the data phase
     std::string backend;      // "cpu (scalar, 16 threads)", "cuda (NVIDIA H100 ...)"
     // GPU path only: busy seconds of each stage, summed over streams (they overlap).
@@ -88,7 +89,12 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<gguf::KV>& k
                            const PipelineOptions& opt, const std::function<void(const std::string&)>& log);
 
 // The CPU backend: quantizes jobs with the codecs of instruction set `isa` (cpu_codec) on `threads`
-// threads. Throws if this CPU lacks `isa`.
+// threads. Jobs with the same source (jobs_by_source) share its reading and conversion. Throws if this
+// CPU lacks `isa`.
+// The jobs grouped by their source tensor (same bytes, type and shape), in order of first appearance:
+// what a backend reads once for several output types.
+std::vector<std::vector<size_t>> jobs_by_source(const std::vector<QuantJob>& jobs);
+
 void run_cpu_jobs(const std::vector<QuantJob>& jobs, int threads, const WriteFn& write, const ProgressFn& progress,
                   CpuIsa isa = CpuIsa::Scalar);
 
