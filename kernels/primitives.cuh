@@ -4,8 +4,9 @@
 // runs which phase of a codec.
 #pragma once
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
+
+#include <cub/util_ptx.cuh>
 
 #include "launch.cuh"
 #include "source.cuh"
@@ -37,18 +38,12 @@ __device__ CtaBlocks stage_cta(const Launch& l, int64_t block_elems, int per_cta
     return cta;
 }
 
-// v as held by lane src, in every lane of the warp (all lanes call it). T is copied word by word.
+// v as held by lane src, in every lane of the warp (all lanes call it): CUB's word-by-word shuffle, exact
+// for any trivially copyable T.
 template <class T>
 __device__ T warp_broadcast(const T& v, int src) {
-    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 4 == 0);
-    constexpr int kWords = sizeof(T) / 4;
-    uint32_t w[kWords];
-    memcpy(w, &v, sizeof(T));
-#pragma unroll
-    for (int i = 0; i < kWords; ++i) w[i] = __shfl_sync(kFullMask, w[i], src);
-    T out;
-    memcpy(&out, w, sizeof(T));
-    return out;
+    static_assert(std::is_trivially_copyable_v<T>);
+    return cub::ShuffleIndex<32>(v, src, kFullMask);
 }
 
 // out[i] = v of lane first + i, i < N (all lanes call it): a block's per-sub-block values in one lane.
