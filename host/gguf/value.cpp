@@ -1,4 +1,5 @@
 // Metadata values and tensor-info arithmetic shared by the reader and the writer.
+#include <algorithm>
 #include <limits>
 
 #include "kquant/error.h"
@@ -106,6 +107,12 @@ int n_dims(const std::vector<int64_t>& ne) {
     int n = static_cast<int>(ne.size());
     while (n > 1 && ne[n - 1] == 1) --n;
     return n < 1 ? 1 : n;
+}
+
+std::vector<int64_t> written_shape(const std::vector<int64_t>& ne) {
+    std::vector<int64_t> out(ne.begin(), ne.begin() + std::min<size_t>(ne.size(), static_cast<size_t>(n_dims(ne))));
+    if (out.empty()) out.push_back(1);
+    return out;
 }
 
 }  // namespace kquant::gguf
