@@ -49,7 +49,7 @@ Writer::Writer(const std::string& path, const std::vector<KV>& kvs, const std::v
     const KV* align_kv = nullptr;
     for (const KV& kv : kvs) {
         if (kv.key.empty()) fail(path, "", "empty KV key");
-        if (!keys.insert(kv.key).second) fail(path, "", "duplicate KV key '" + kv.key + "'");
+        if (!keys.insert(kv.key).second) fail(path, "", "duplicate KV key " + printable(kv.key));
         if (kv.key == "general.alignment") align_kv = &kv;
     }
     if (align_kv) {
