@@ -54,7 +54,7 @@ uint64_t interesting(Rng& rng) {
 
 std::vector<uint8_t> f32_values(const std::vector<float>& v) {
     std::vector<uint8_t> b(v.size() * 4);
-    std::memcpy(b.data(), v.data(), b.size());
+    if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
     return b;
 }
 

@@ -169,8 +169,8 @@ TEST(FaultsTemp, ACrashRemovesANamedFile) {
         auto w = writer(dir + "/model.gguf");
         fill(*w);
         say(fd, w->temp_path());
-        volatile int* volatile p = nullptr;
-        *p = 1;
+        volatile int* volatile p = reinterpret_cast<int*>(uintptr_t{64});  // unmapped (and not null, which
+        *p = 1;                                                              // UBSan would report first)
         _exit(4);
     });
     EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;

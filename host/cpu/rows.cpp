@@ -46,7 +46,7 @@ uint32_t load_u32(const void* p, int64_t i) {
 void convert_to_f32(Type src_type, const void* src, float* dst, int64_t n) {
     switch (src_type) {
         case Type::F32:
-            std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+            if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));  // an empty row may be null
             return;
         case Type::F16:
             for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(load_u16(src, i));

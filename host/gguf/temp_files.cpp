@@ -24,6 +24,17 @@
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define KQ_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KQ_SANITIZED 1
+#endif
+#endif
+#if KQ_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace kquant::gguf {
 
 namespace {
@@ -80,10 +91,14 @@ bool is_fault(int sig) {
     return false;
 }
 
-extern "C" void remove_temp_files_and_reraise(int sig, siginfo_t* info, void*) {
-    const int saved_errno = errno;
+void remove_live_temp_files() {
     for (Slot& s : g_slots)
         if (s.state.load(std::memory_order_acquire) == kLive) unlink(s.path);
+}
+
+extern "C" void remove_temp_files_and_reraise(int sig, siginfo_t* info, void*) {
+    const int saved_errno = errno;
+    remove_live_temp_files();
     // Hand the signal to whatever was installed before us (normally the default action, which ends the
     // process). A fault raised by the CPU happens again when the handler returns; any other signal is
     // raised again and delivered as soon as the handler returns.
@@ -94,6 +109,10 @@ extern "C" void remove_temp_files_and_reraise(int sig, siginfo_t* info, void*) {
 }
 
 void install_handlers() {
+#if KQ_SANITIZED
+    // A sanitizer's report ends the process without a signal; it runs this first.
+    __sanitizer_set_death_callback(remove_live_temp_files);
+#endif
     size_t k = 0;
     for (int s : kAsyncSignals) g_signals[k++] = s;
     for (int s : kFaultSignals) g_signals[k++] = s;

@@ -1,5 +1,4 @@
 // Metadata values and tensor-info arithmetic shared by the reader and the writer.
-#include <algorithm>
 #include <limits>
 
 #include "kquant/error.h"
@@ -110,9 +109,8 @@ int n_dims(const std::vector<int64_t>& ne) {
 }
 
 std::vector<int64_t> written_shape(const std::vector<int64_t>& ne) {
-    std::vector<int64_t> out(ne.begin(), ne.begin() + std::min<size_t>(ne.size(), static_cast<size_t>(n_dims(ne))));
-    if (out.empty()) out.push_back(1);
-    return out;
+    if (ne.empty()) return {1};
+    return std::vector<int64_t>(ne.begin(), ne.begin() + n_dims(ne));  // n_dims <= ne.size() here
 }
 
 }  // namespace kquant::gguf

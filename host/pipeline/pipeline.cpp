@@ -54,6 +54,7 @@ void convert_tensor(const gguf::Model& in, const PlannedTensor& p, gguf::Writer&
         w.write_tensor(index, 0, src, t.nbytes);
         return;
     }
+    if (t.nelements() == 0) return;  // a zero-sized dimension: no bytes
     const int64_t ne0 = t.ne_at(0), nrows = t.nrows();
     const size_t src_row = row_bytes(t.type, ne0), dst_row = row_bytes(p.dst, ne0);
     std::vector<float> f32(static_cast<size_t>(ne0));
