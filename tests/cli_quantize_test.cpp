@@ -160,8 +160,9 @@ TEST(CliQuantize, InterruptLeavesNoFile) {
     const std::string in = make_synth(dir, "--preset small --dtype f16 --seed 5 --layers 4");
     fs::create_directories(dir + "/out");
     // SIGTERM is sent as soon as the temporary output exists, i.e. in the data phase (one thread on
-    // Q2_K keeps that phase going for a good fraction of a second).
-    const CmdResult r = run_cmd("bash -c '" + cli_path() + " --device cpu --threads 1 --type q2_k " + in + " " + dir +
+    // Q2_K keeps that phase going for a good fraction of a second). The named temporary file is the one
+    // a signal must remove (an anonymous one vanishes by itself: tests/faults_temp_test.cpp).
+    const CmdResult r = run_cmd("bash -c 'KQUANT_NAMED_TEMP=1 " + cli_path() + " --device cpu --threads 1 --type q2_k " + in + " " + dir +
                                 "/out/q.gguf & pid=$!; for i in $(seq 1000); do ls -A " + dir +
                                 "/out | grep -q kquant-tmp && break; sleep 0.005; done; kill -TERM $pid; wait $pid'");
     EXPECT_EQ(r.term_signal, SIGTERM) << "the run was not interrupted (exit " << r.exit_code << "): " << r.output;

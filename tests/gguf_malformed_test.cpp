@@ -345,7 +345,7 @@ TEST(GgufMalformed, OpenReportsFileProblems) {
         return std::string();
     };
     EXPECT_EQ(message(dir + "/missing.gguf"), dir + "/missing.gguf: cannot open: No such file or directory");
-    EXPECT_EQ(message(dir), dir + ": not a regular file");
+    EXPECT_EQ(message(dir), dir + ": not a regular file (a directory); kquant-cuda reads only regular files");
     test::write_file(dir + "/empty.gguf", {});
     EXPECT_EQ(message(dir + "/empty.gguf"),
               dir + "/empty.gguf: truncated file: magic needs 4 bytes at offset 0, file has 0");

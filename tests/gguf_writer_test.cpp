@@ -57,7 +57,16 @@ std::string message_of(const std::function<void()>& f) {
     return "";
 }
 
+// These tests look at the named temporary file (the fallback where O_TMPFILE is missing, and the
+// KQUANT_NAMED_TEMP=1 mode); tests/faults_temp_test.cpp covers the anonymous one.
+struct NamedTempMode {
+    gguf::TempMode old = gguf::temp_mode();
+    NamedTempMode() { gguf::set_temp_mode(gguf::TempMode::Named); }
+    ~NamedTempMode() { gguf::set_temp_mode(old); }
+};
+
 TEST(GgufWriter, TempFileIsNamedAndPlacedNextToTheDestination) {
+    NamedTempMode named;
     const std::string dir = test::fresh_test_dir("GgufWriter.TempName");
     Writer w(dir + "/model.gguf", kKvs, some_specs());
     const std::string temp = w.temp_path();
@@ -70,6 +79,7 @@ TEST(GgufWriter, TempFileIsNamedAndPlacedNextToTheDestination) {
 }
 
 TEST(GgufWriter, DestroyWithoutCommitRemovesTheTempFile) {
+    NamedTempMode named;
     const std::string dir = test::fresh_test_dir("GgufWriter.Destroy");
     {
         Writer w(dir + "/model.gguf", kKvs, some_specs());
@@ -252,6 +262,7 @@ void send(int fd, const std::string& s) {
 
 // A file-size limit makes every write past it fail with EFBIG, as a full disk fails with ENOSPC.
 TEST(GgufWriter, DiskFullIsAnErrorAndLeavesNoTempFile) {
+    NamedTempMode named;
     const std::string dir = test::fresh_test_dir("GgufWriter.DiskFull");
     const std::string path = dir + "/model.gguf";
     auto [status, msg] = run_in_child([&](int fd) {
@@ -275,6 +286,7 @@ TEST(GgufWriter, DiskFullIsAnErrorAndLeavesNoTempFile) {
 // A write that fails after construction (here: past the file-size limit, set once the file is laid
 // out) names the tensor, the temporary file and the errno text; the temporary file goes with the Writer.
 TEST(GgufWriter, WriteErrorIsNamedAndLeavesNoTempFile) {
+    NamedTempMode named;
     const std::string dir = test::fresh_test_dir("GgufWriter.WriteError");
     const std::string path = dir + "/model.gguf";
     auto [status, msg] = run_in_child([&](int fd) {
@@ -298,6 +310,7 @@ TEST(GgufWriter, WriteErrorIsNamedAndLeavesNoTempFile) {
 }
 
 void expect_signal_removes_temp(int sig, const std::string& name) {
+    NamedTempMode named;
     struct sigaction current {};
     sigaction(sig, nullptr, &current);
     if (current.sa_handler == SIG_IGN)  // e.g. SIGINT in a background job: the writer leaves it ignored

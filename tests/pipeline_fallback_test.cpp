@@ -70,8 +70,8 @@ AcceleratorStats fail_at_once(const std::vector<QuantJob>&, const WriteFn&, cons
 // Writes one quantized byte (of the first job), then fails.
 AcceleratorStats fail_after_a_write(const std::vector<QuantJob>& jobs, const WriteFn& write, const ProgressFn&) {
     EXPECT_FALSE(jobs.empty());
-    const uint8_t b = 0;
-    write(0, 0, &b, 1);
+    const std::vector<uint8_t> block(type_info(jobs[0].dst_type).block_bytes, 0);  // one whole (valid) block
+    write(0, 0, block.data(), block.size());
     throw Error("tensor '" + jobs[0].name + "': CUDA error: an illegal memory access was encountered");
 }
 

@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <new>
 #include <unistd.h>
 
+#include "cli/arguments.h"
+#include "gguf/temp_files.h"
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "kquant/imatrix.h"
@@ -24,6 +27,8 @@ namespace {
 using namespace kquant;
 
 struct CliOptions {
+    std::vector<std::string> positionals;  // INPUT [OUTPUT] [TYPE [NTHREADS]] (cli/arguments.h)
+    std::string threads_text;              // --threads, checked by parse_thread_count
     std::string input, output, device = "auto", gpu = "0", imatrix;
     std::vector<std::string> types;  // --type, comma-separated or repeated: one output (set) per type
     std::string output_tensor_type, token_embedding_type, tensor_type_file;
@@ -106,7 +111,10 @@ DeviceKind choose_device(const CliOptions& o, std::string* why, int* gpu_count) 
     return DeviceKind::Cpu;
 }
 
-int run(const CliOptions& o) {
+// Lines for the user that must be seen even with --quiet (warnings, notes) go to stderr.
+void print_note(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+
+int run(CliOptions o) {
     if (o.list_types) {
         std::printf("%s", format_quant_options().c_str());
         std::printf("Tensor types this build quantizes to (--tensor-type, --output-tensor-type, "
@@ -115,14 +123,28 @@ int run(const CliOptions& o) {
         std::printf("\n");
         return 0;
     }
+    std::string type_flag;  // the --type values, joined: resolve_positionals only asks whether one was given
+    for (const std::string& t : o.types) type_flag += (type_flag.empty() ? "" : ",") + t;
+    const cli::Positionals pos = cli::resolve_positionals(o.positionals, type_flag);
+    o.input = pos.input;
+    o.output = pos.output;
+    if (!o.threads_text.empty()) o.threads = cli::parse_thread_count(o.threads_text, "--threads", false);
+    if (pos.threads) {
+        if (!o.threads_text.empty()) throw Error("NTHREADS and --threads both given; give one");
+        o.threads = *pos.threads;
+    }
+    if (o.dry_run && (o.verify || !o.report.empty()))
+        throw Error("--dry-run writes nothing, so there is nothing for --verify/--report to check; run without "
+                    "--dry-run, or without --verify/--report");
+
     // Several types: one read of the input, one output (or shard set) per type; OUTPUT names them with
     // {type} (the preset's name as llama-quantize spells it), or is left out (llama-quantize's default
     // name for each).
     std::vector<const PresetInfo*> presets_wanted;
-    for (const std::string& list : o.types) {
-        std::stringstream ss(list);
+    {
+        std::stringstream ss(pos.type);
         for (std::string t; std::getline(ss, t, ',');) {
-            if (t.empty()) throw Error("--type: an empty name in '" + list + "'");
+            if (t.empty()) throw Error("--type: an empty name in '" + pos.type + "'");
             const PresetInfo* pr = &parse_preset(t);
             if (std::find(presets_wanted.begin(), presets_wanted.end(), pr) != presets_wanted.end())
                 throw Error("--type: " + std::string(pr->name) + " is given twice");
@@ -139,7 +161,10 @@ int run(const CliOptions& o) {
 
     namespace fs = std::filesystem;
     std::error_code ec;
-    if (!fs::exists(o.input, ec)) throw Error(o.input + ": no such file");
+    cli::check_input_file(o.input, "the input");
+    if (!o.imatrix.empty()) cli::check_input_file(o.imatrix, "--imatrix");
+    if (!o.tensor_type_file.empty()) cli::check_input_file(o.tensor_type_file, "--tensor-type-file");
+    if (!o.report.empty()) cli::check_output_location(o.report, "--report");
 
     QuantParams base;
     base.pure = o.pure;
@@ -163,6 +188,7 @@ int run(const CliOptions& o) {
         im = std::make_unique<Imatrix>(load_imatrix(o.imatrix));
         filter_imatrix(*im, o.include_weights, o.exclude_weights);
         check_imatrix_finite(*im);
+        for (const std::string& w : imatrix_warnings(*im)) print_note(w);
         for (KvOverride& k : imatrix_kv_overrides(*im, o.imatrix)) all_overrides.push_back(std::move(k));
         if (!o.quiet)
             std::printf("loaded %zu importance matrix entries from %s\n", im->entry_count(), o.imatrix.c_str());
@@ -196,15 +222,32 @@ int run(const CliOptions& o) {
             build_output_kvs(in->kvs(), output_file_type(p, in->kvs(), in->tensors()), all_overrides);
         r.outputs = plan_outputs(r.plan, in->tensors(), kvs, output);
         r.sizes = size_report(r.plan, r.outputs);
-        for (const OutputFile& f : r.outputs) {
-            for (size_t k = 0; k < in->shard_count(); ++k)
-                if (fs::exists(f.path, ec) && fs::equivalent(in->shard(k).path(), f.path, ec))
-                    throw Error("input and output are the same file: " + f.path);
-            for (const OutputFile& g : outputs)
-                if (g.path == f.path) throw Error("two outputs would be the same file: " + f.path);
-            outputs.push_back(f);
-        }
+        for (const OutputFile& f : r.outputs) outputs.push_back(f);
         runs.push_back(std::move(r));
+    }
+    // Nothing we write may be a file we read, and no two things we write may be one file.
+    std::vector<cli::FileUse> reads, writes;
+    for (size_t k = 0; k < in->shard_count(); ++k)
+        reads.push_back({in->shard(k).path(), in->shard_count() > 1 ? "input shard " + std::to_string(k + 1) : "the input"});
+    if (!o.imatrix.empty()) reads.push_back({o.imatrix, "the --imatrix file"});
+    if (!o.tensor_type_file.empty()) reads.push_back({o.tensor_type_file, "the --tensor-type-file"});
+    for (const OutputFile& f : outputs) writes.push_back({f.path, "the output"});
+    if (!o.report.empty()) writes.push_back({o.report, "the --report file"});
+    for (const OutputFile& f : outputs)
+        for (size_t k = 0; k < in->shard_count(); ++k)
+            if (fs::exists(f.path, ec) && fs::equivalent(in->shard(k).path(), f.path, ec))
+                throw Error("input and output are the same file: " + f.path);
+    for (size_t i = 0; i < outputs.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            if (outputs[i].path == outputs[j].path) throw Error("two outputs would be the same file: " + outputs[i].path);
+    if (!o.dry_run) {
+        cli::check_file_uses(reads, writes);
+        for (const OutputFile& f : outputs) cli::check_output_location(f.path, "the output");
+        for (const OutputFile& f : outputs)
+            for (const std::string& stale : gguf::stale_temp_files(f.path))
+                if (!o.quiet)
+                    print_note("note: " + stale + " is a temporary file left by an interrupted kquant-cuda run "
+                               "(no process holds it); it can be removed");
     }
 
     for (const TypeRun& r : runs) {
@@ -217,7 +260,9 @@ int run(const CliOptions& o) {
             const TensorPlan& t = plan.tensors[i];
             if (!t.fallback_warning.empty()) std::printf("%s\n", t.fallback_warning.c_str());
             if (!t.imatrix_note.empty()) std::printf("%s\n", t.imatrix_note.c_str());
-            std::printf("[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, n, t.name.c_str(), shape_str(t.ne).c_str(),
+            // Names come from the file: escaped (a NUL or an escape sequence would cut or garble the line).
+            const std::string quoted = printable(t.name), name = quoted.substr(1, quoted.size() - 2);
+            std::printf("[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, n, name.c_str(), shape_str(t.ne).c_str(),
                         std::string(type_info(t.src_type).name).c_str());
             if (t.action == TensorAction::Copy)
                 std::printf("size = %8.3f MiB\n", mib(t.src_bytes));
@@ -257,9 +302,35 @@ int run(const CliOptions& o) {
     po.progress = !o.quiet && isatty(STDERR_FILENO);
     po.fsync = o.fsync;
 
+    // --verify/--report read the finished output before it is named: the report is part of the result,
+    // so a verification failure or a report that cannot be written leaves neither the model nor the
+    // report (and an existing file of either name untouched).
+    std::unique_ptr<gguf::detail::PendingFile> report_file;
+    if (o.verify || !o.report.empty()) {
+        po.before_publish = [&](const std::vector<std::string>& readable) {
+            std::vector<gguf::Model::File> files;
+            for (size_t k = 0; k < outputs.size(); ++k) files.push_back({readable[k], outputs[k].path});
+            const auto q = gguf::Model::open_files(files);
+            report::VerifyReport v = report::verify(*in, *q, o.threads);
+            v.source = o.input;
+            if (o.verify) report::print_verify(v, stdout, o.quiet ? 10 : 0);
+            if (!v.ok()) throw Error("verification of " + outputs.front().path + " failed: " + v.problems.front());
+            if (!o.report.empty()) report_file = gguf::detail::pending_text_file(o.report, report::to_json(v));
+        };
+    }
     const PipelineStats st = run_pipeline(*in, outputs, po, [&](const std::string& line) {
-        if (!o.quiet) std::printf("%s\n", line.c_str());
+        if (line.rfind("warning", 0) == 0) print_note(line);
+        else if (!o.quiet) std::printf("%s\n", line.c_str());
     });
+    if (report_file) {
+        try {
+            report_file->publish(o.fsync);
+        } catch (const std::exception& e) {
+            for (const OutputFile& f : outputs) ::unlink(f.path.c_str());
+            throw Error(std::string(e.what()) + " (the output was removed again: the model and its report are "
+                                                "written together or not at all)");
+        }
+    }
     size_t first_file = 0;
     for (const TypeRun& r : runs) {
         if (!o.quiet) {
@@ -279,17 +350,17 @@ int run(const CliOptions& o) {
         else if (!o.quiet && several)
             std::printf("wrote %s (%s)\n", r.outputs.front().path.c_str(), human_bytes(static_cast<double>(written)).c_str());
     }
-    if (o.verify || !o.report.empty()) {
-        const report::VerifyReport v = report::verify(o.input, outputs.front().path, o.threads);
-        if (o.verify) report::print_verify(v, stdout, o.quiet ? 10 : 0);
-        if (!o.report.empty()) report::write_report_json(o.report, v);
-        if (!v.ok()) throw Error("verification of " + outputs.front().path + " failed: " + v.problems.front());
-    }
     std::printf("done: %zu tensors (%zu quantized), %s in, %s out, %.3f s, %.2f GB/s source read, on %s\n",
                 st.tensors, st.quantized, human_bytes(static_cast<double>(st.bytes_in)).c_str(),
                 human_bytes(static_cast<double>(st.bytes_out)).c_str(), st.seconds,
                 st.seconds > 0 ? st.bytes_in / 1e9 / st.seconds : 0.0, st.backend.c_str());
     return 0;
+}
+
+int out_of_memory() {
+    std::fprintf(stderr, "kquant-cuda: error: out of memory (the model's metadata or a tensor did not fit; "
+                         "free memory, or check that the files given are the right ones)\n");
+    return 1;
 }
 
 }  // namespace
@@ -298,10 +369,10 @@ int main(int argc, char** argv) {
     CLI::App app{"kquant-cuda: quantize GGUF models into llama.cpp's formats, byte-identical to llama-quantize"};
     app.set_version_flag("--version", std::string("kquant-cuda ") + KQUANT_VERSION);
     CliOptions o;
-    app.add_option("input", o.input, "Input GGUF (F32/F16/BF16 weights)")->check(CLI::ExistingFile);
-    app.add_option("output", o.output,
-                   "Output GGUF (default: ggml-model-<TYPE>.gguf next to the input; with --keep-split the "
-                   "prefix of the shards)");
+    app.add_option("args", o.positionals,
+                   "INPUT [OUTPUT]: input GGUF (F32/F16/BF16 weights) and output GGUF (default: "
+                   "ggml-model-<TYPE>.gguf next to the input; with --keep-split the prefix of the shards). "
+                   "Without --type, llama-quantize's INPUT [OUTPUT] TYPE [NTHREADS]");
     app.add_option("-t,--type", o.types,
                    "Preset or type name, case-insensitive (Q4_K_M, q4_k, Q8_0, IQ4_XS, F16, COPY, ...); several "
                    "(comma-separated or repeated) write one output each from one read of the input, named by "
@@ -310,7 +381,7 @@ int main(int argc, char** argv) {
     app.add_option("--device", o.device, "auto (GPU when present, else CPU), cpu or cuda")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}, CLI::ignore_case));
     app.add_option("--gpu", o.gpu, "CUDA device(s): N, N,M or all");
-    app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", o.threads_text, "CPU threads (default, or 0: all cores)");
     app.add_option("--cpu-isa", o.cpu_isa, "CPU instruction set: scalar, avx2 or avx512 (default: the fastest "
                                            "this CPU runs; the bytes are the same)");
     app.add_flag("--pure", o.pure, "Every eligible tensor gets the preset's default type (no per-tensor rules)");
@@ -341,27 +412,39 @@ int main(int argc, char** argv) {
     app.add_flag("--verify", o.verify, "After quantizing, report each tensor's error against the source");
     app.add_option("--report", o.report, "Write the per-tensor error table as JSON");
     CLI::App* cmp = app.add_subcommand("compare", "Compare two GGUF files tensor by tensor (exit 0 when identical)");
-    cmp->add_option("a", o.cmp_a, "First GGUF")->required()->check(CLI::ExistingFile);
-    cmp->add_option("b", o.cmp_b, "Second GGUF")->required()->check(CLI::ExistingFile);
+    cmp->add_option("a", o.cmp_a, "First GGUF")->required();
+    cmp->add_option("b", o.cmp_b, "Second GGUF")->required();
     cmp->add_option("--report", o.report, "Write the comparison as JSON");
     CLI11_PARSE(app, argc, argv);
     if (cmp->parsed()) {
         try {
+            cli::check_input_file(o.cmp_a, "compare");
+            cli::check_input_file(o.cmp_b, "compare");
+            if (!o.report.empty()) {
+                cli::check_output_location(o.report, "--report");
+                cli::check_file_uses({{o.cmp_a, "the first file compared"}, {o.cmp_b, "the second file compared"}},
+                                     {{o.report, "the --report file"}});
+            }
             const report::CompareReport r = report::compare(o.cmp_a, o.cmp_b);
             report::print_compare(r, stdout);
             if (!o.report.empty()) report::write_report_json(o.report, r);
             return r.identical() ? 0 : 2;
+        } catch (const std::bad_alloc&) {
+            return out_of_memory();
         } catch (const std::exception& e) {
             std::fprintf(stderr, "kquant-cuda: error: %s\n", e.what());
             return 1;
         }
     }
-    if (!o.list_types && (o.input.empty() || o.types.empty())) {
-        std::fprintf(stderr, "%s\nerror: INPUT and --type are required\n", app.help().c_str());
+    if (!o.list_types && o.positionals.empty()) {
+        std::fprintf(stderr, "%s\nerror: INPUT is required (--type TYPE INPUT [OUTPUT], or INPUT [OUTPUT] TYPE [NTHREADS])\n",
+                     app.help().c_str());
         return 1;
     }
     try {
         return run(o);
+    } catch (const std::bad_alloc&) {
+        return out_of_memory();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "kquant-cuda: error: %s\n", e.what());
         return 1;

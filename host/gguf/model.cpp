@@ -36,6 +36,28 @@ std::optional<std::string> shard_prefix(const std::string& path, int index, int 
     return path.substr(0, path.size() - suffix.size());
 }
 
+void Model::index_tensors() {
+    std::unordered_map<std::string, size_t> seen;  // tensor name -> shard
+    for (size_t k = 0; k < shards_.size(); ++k) {
+        const Reader& s = *shards_[k];
+        for (const TensorInfo& t : s.tensors()) {
+            const auto [it, fresh] = seen.emplace(t.name, k);
+            if (!fresh)
+                fail(s.path(), t.name, "invalid model: tensor is duplicated (also in " + shards_[it->second]->path() + ")");
+            tensors_.push_back(t);
+            shard_of_.push_back(static_cast<uint16_t>(k));
+        }
+    }
+}
+
+std::unique_ptr<Model> Model::open_files(const std::vector<File>& files) {
+    std::unique_ptr<Model> m(new Model());
+    if (files.empty()) throw Error("internal: a model needs at least one file");
+    for (const File& f : files) m->shards_.push_back(Reader::open(f.path, f.name));
+    m->index_tensors();
+    return m;
+}
+
 std::unique_ptr<Model> Model::open(const std::string& path) {
     std::unique_ptr<Model> m(new Model());
     m->shards_.push_back(Reader::open(path));
@@ -61,17 +83,7 @@ std::unique_ptr<Model> Model::open(const std::string& path) {
                 fail(s.path(), "", "invalid split file index " + std::to_string(*sno) + ", expected " + std::to_string(k));
         }
     }
-    std::unordered_map<std::string, size_t> seen;  // tensor name -> shard
-    for (size_t k = 0; k < m->shards_.size(); ++k) {
-        const Reader& s = *m->shards_[k];
-        for (const TensorInfo& t : s.tensors()) {
-            const auto [it, fresh] = seen.emplace(t.name, k);
-            if (!fresh)
-                fail(s.path(), t.name, "invalid model: tensor is duplicated (also in " + m->shards_[it->second]->path() + ")");
-            m->tensors_.push_back(t);
-            m->shard_of_.push_back(static_cast<uint16_t>(k));
-        }
-    }
+    m->index_tensors();
     if (count > 1) {
         const std::optional<int64_t> total = split_key(first, "split.tensors.count", ValueType::I32);
         if (!total) fail(path, "", "split model without the key split.tensors.count");

@@ -44,11 +44,15 @@ uint64_t min_value_bytes(uint32_t t) {
     return 0;
 }
 
-std::string quoted(std::string_view s) {
-    std::string r = "'";
-    for (unsigned char c : s.substr(0, 200)) r += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-    return r + (s.size() > 200 ? "...'" : "'");
-}
+std::string quoted(std::string_view s) { return printable(s); }
+
+// ggml's GGML_MAX_NAME: a tensor name has at most 63 bytes (ggml refuses longer ones).
+constexpr size_t kMaxTensorName = 63;
+
+// What the parsed metadata may cost in memory. A value costs far more parsed than encoded (an empty
+// string takes 8 bytes in the file and sizeof(Value) in memory), so a small, hostile header could ask for
+// many times its size; real models (tokenizer arrays of a few hundred thousand entries) stay far below.
+constexpr uint64_t kMaxMetadataMemory = uint64_t{512} << 20;
 
 // A bounds-checked position in the image. `where` callables describe the field for error messages and
 // are only evaluated when something is wrong.
@@ -94,6 +98,17 @@ private:
 struct ReaderParser {
     Reader& r;
     Cursor cur;
+    uint64_t memory_left = kMaxMetadataMemory;
+    uint64_t values = 0;
+
+    // Accounts for `bytes` of parsed metadata before they are allocated.
+    void charge(uint64_t bytes, uint64_t at) {
+        if (bytes > memory_left)
+            error("the metadata would take more than " + std::to_string(kMaxMetadataMemory >> 20) +
+                  " MiB of memory once read (" + std::to_string(values) + " values before offset " +
+                  std::to_string(at) + "); refusing it (a real model's metadata takes far less)");
+        memory_left -= bytes;
+    }
 
     ReaderParser(Reader& reader, const uint8_t* data, uint64_t size)
         : r(reader), cur(data, size, reader.path_) {}
@@ -155,6 +170,7 @@ struct ReaderParser {
     };
 
     Value read_value(uint32_t type_id, const ValueLoc& loc, int depth) {
+        ++values;
         Value v;
         v.type = static_cast<ValueType>(type_id);
         switch (v.type) {
@@ -170,7 +186,12 @@ struct ReaderParser {
             case ValueType::F64: v.f = cur.read<double>(loc); break;
             // ggml treats any non-zero byte as true; so do we.
             case ValueType::BOOL: v.u = cur.read<uint8_t>(loc) != 0 ? 1 : 0; break;
-            case ValueType::STRING: v.str = std::string(cur.read_string(loc)); break;
+            case ValueType::STRING: {
+                const std::string_view sv = cur.read_string(loc);
+                charge(sv.size(), cur.pos());
+                v.str = std::string(sv);
+                break;
+            }
             case ValueType::ARRAY: read_array(v, loc, depth); break;
             default:
                 error(loc() + ": unknown value type " + std::to_string(type_id) + " before offset " +
@@ -194,7 +215,11 @@ struct ReaderParser {
                   " cannot fit in the remaining " + std::to_string(cur.remaining()) +
                   " bytes: truncated file or corrupt length");
         v.elem_type = static_cast<ValueType>(elem);
-        v.arr.reserve(std::min(n, kMaxReserve));
+        // Every element costs a Value: charged (and reserved) at once, so that the vector never grows by
+        // doubling and a count beyond the bound allocates nothing.
+        if (n > memory_left / sizeof(Value)) charge(UINT64_MAX, at);
+        charge(n * sizeof(Value), at);
+        v.arr.reserve(n);
         for (uint64_t j = 0; j < n; ++j) v.arr.push_back(read_value(elem, ValueLoc{loc.kv, loc.key, &j}, depth + 1));
     }
 
@@ -212,6 +237,7 @@ struct ReaderParser {
             const ValueLoc loc{i, key, nullptr};
             const uint32_t type = cur.read<uint32_t>(
                 [&] { return "KV " + std::to_string(i) + " (" + quoted(key) + ") type"; });
+            charge(sizeof(KV) + key.size(), at);
             KV kv;
             kv.key = std::string(key);
             kv.value = read_value(type, loc, 0);
@@ -242,6 +268,10 @@ struct ReaderParser {
             const uint64_t at = cur.pos();
             const std::string label = "tensor info " + std::to_string(i);
             const std::string_view name = cur.read_string([&] { return label + " name"; });
+            if (name.size() > kMaxTensorName)
+                error(label + " at offset " + std::to_string(at) + ": the name " + quoted(name) + " has " +
+                      std::to_string(name.size()) + " bytes; ggml allows at most " + std::to_string(kMaxTensorName));
+            charge(sizeof(TensorInfo) + name.size() + kMaxDims * sizeof(int64_t), at);
             TensorInfo t;
             t.name = std::string(name);
             if (auto [it, fresh] = seen.emplace(name, i); !fresh)
@@ -316,29 +346,51 @@ std::unique_ptr<Reader> parse(const uint8_t* data, uint64_t size, const std::str
     return ReaderParser::create(name_for_errors, data, size, false);
 }
 
-std::unique_ptr<Reader> Reader::open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(path, "", std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        fail(path, "", std::string("cannot stat: ") + std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        fail(path, "", "not a regular file");
-    }
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
+std::unique_ptr<Reader> Reader::open(const std::string& path) { return open(path, path); }
+
+std::unique_ptr<Reader> Reader::open(const std::string& path, const std::string& name_for_errors) {
+    const std::string& name = name_for_errors;
+    uint64_t size = 0;
+    const int fd = open_regular_file(path, &size, name);
     if (size == 0) {  // mmap rejects an empty mapping; the parser reports the truncation
         ::close(fd);
-        return ReaderParser::create(path, nullptr, 0, false);
+        return ReaderParser::create(name, nullptr, 0, false);
     }
     void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     const int e = errno;
     ::close(fd);  // the mapping keeps the file referenced
-    if (map == MAP_FAILED) fail(path, "", std::string("cannot mmap: ") + std::strerror(e));
-    return ReaderParser::create(path, static_cast<const uint8_t*>(map), size, true);
+    if (map == MAP_FAILED) fail(name, "", std::string("cannot mmap: ") + std::strerror(e));
+    return ReaderParser::create(name, static_cast<const uint8_t*>(map), size, true);
+}
+
+int open_regular_file(const std::string& path, uint64_t* size, const std::string& name_for_errors) {
+    const std::string& name = name_for_errors.empty() ? path : name_for_errors;
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        const int e = errno;
+        fail(name, "", std::string("cannot open: ") + std::strerror(e));
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+        const int e = errno;
+        ::close(fd);
+        fail(name, "", std::string("cannot stat: ") + std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "an unknown kind of file";
+        fail(name, "", std::string("not a regular file (") + kind + "); kquant-cuda reads only regular files");
+    }
+    // Back to blocking reads (for a regular file O_NONBLOCK changes nothing, but say what we mean).
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (size) *size = static_cast<uint64_t>(st.st_size);
+    return fd;
 }
 
 Reader::~Reader() {

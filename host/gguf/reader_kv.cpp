@@ -8,7 +8,7 @@ namespace {
 [[noreturn]] void wrong_type(const Reader& r, const KV& kv, const std::string& want) {
     std::string found = value_type_name(kv.value.type);
     if (kv.value.type == ValueType::ARRAY) found += " of " + value_type_name(kv.value.elem_type);
-    fail(r.path(), "", "key '" + kv.key + "' has type " + found + ", expected " + want);
+    fail(r.path(), "", "key " + printable(kv.key) + " has type " + found + ", expected " + want);
 }
 }  // namespace
 

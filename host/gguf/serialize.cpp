@@ -41,20 +41,20 @@ public:
             case ValueType::STRING: put_string(v.str); break;
             case ValueType::ARRAY:
                 if (depth >= detail::kMaxArrayDepth)
-                    throw Error("key '" + key + "': arrays nested deeper than " +
+                    throw Error("key " + printable(key) + ": arrays nested deeper than " +
                                 std::to_string(detail::kMaxArrayDepth) + " levels");
                 put<uint32_t>(static_cast<uint32_t>(v.elem_type));
                 put<uint64_t>(v.arr.size());
                 for (size_t j = 0; j < v.arr.size(); ++j) {
                     if (v.arr[j].type != v.elem_type)
-                        throw Error("key '" + key + "': array element " + std::to_string(j) + " has type " +
+                        throw Error("key " + printable(key) + ": array element " + std::to_string(j) + " has type " +
                                     value_type_name(v.arr[j].type) + " in an array of " +
                                     value_type_name(v.elem_type));
                     put_value(v.arr[j], key, depth + 1);
                 }
                 break;
             default:
-                throw Error("key '" + key + "': unknown value type " +
+                throw Error("key " + printable(key) + ": unknown value type " +
                             std::to_string(static_cast<uint32_t>(v.type)));
         }
     }

@@ -108,4 +108,9 @@ int n_dims(const std::vector<int64_t>& ne) {
     return n < 1 ? 1 : n;
 }
 
+std::vector<int64_t> written_shape(const std::vector<int64_t>& ne) {
+    if (ne.empty()) return {1};
+    return std::vector<int64_t>(ne.begin(), ne.begin() + n_dims(ne));  // n_dims <= ne.size() here
+}
+
 }  // namespace kquant::gguf

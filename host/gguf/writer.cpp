@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <unordered_set>
@@ -22,22 +21,6 @@ namespace kquant::gguf {
 namespace {
 
 std::string errno_text(int e) { return std::strerror(e); }
-
-// Permissions a plainly created file would get (0666 & ~umask); mkstemp gives 0600. The umask is read
-// from /proc because umask(2) can only be queried by changing it, which races with other threads.
-mode_t default_file_mode() {
-    mode_t mask = 022;
-    if (FILE* f = std::fopen("/proc/self/status", "re")) {
-        char line[256];
-        while (std::fgets(line, sizeof line, f))
-            if (std::strncmp(line, "Umask:", 6) == 0) {
-                mask = static_cast<mode_t>(std::strtoul(line + 6, nullptr, 8));
-                break;
-            }
-        std::fclose(f);
-    }
-    return 0666 & ~mask;
-}
 
 // Writes all of [data, data+n) at `offset`, retrying short and interrupted writes; returns 0 or errno.
 int pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t offset) {
@@ -59,13 +42,6 @@ int pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t offset) {
 std::atomic<int> g_writes_before_fault{-1};
 std::atomic<int> g_fault_errno{0};
 
-// Directory and file name parts of a path ("." for a bare name).
-std::pair<std::string, std::string> split_path(const std::string& path) {
-    const size_t slash = path.find_last_of('/');
-    if (slash == std::string::npos) return {".", path};
-    return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
-}
-
 }  // namespace
 
 Writer::Writer(const std::string& path, const std::vector<KV>& kvs, const std::vector<TensorSpec>& tensors,
@@ -78,7 +54,7 @@ Writer::Writer(const std::string& path, const std::vector<KV>& kvs, const std::v
     const KV* align_kv = nullptr;
     for (const KV& kv : kvs) {
         if (kv.key.empty()) fail(path, "", "empty KV key");
-        if (!keys.insert(kv.key).second) fail(path, "", "duplicate KV key '" + kv.key + "'");
+        if (!keys.insert(kv.key).second) fail(path, "", "duplicate KV key " + printable(kv.key));
         if (kv.key == "general.alignment") align_kv = &kv;
     }
     if (align_kv) {
@@ -117,63 +93,30 @@ Writer::Writer(const std::string& path, const std::vector<KV>& kvs, const std::v
     data_offset_ = *data_offset;
     written_ = std::make_unique<std::atomic<uint64_t>[]>(infos_.size());
 
-    // Create and register the temporary file with SIGINT/SIGTERM blocked, so that an interrupt cannot
-    // fall between the two and leave an unregistered file behind.
-    const auto [dir, base] = split_path(path);
-    std::string templ = dir + "/." + base + ".kquant-tmp-XXXXXX";
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
-    const int create_errno = errno;
-    if (fd_ >= 0) {
-        temp_path_ = templ;
-        try {
-            temp_slot_ = detail::register_temp_file(temp_path_);
-        } catch (...) {
-            ::close(fd_);
-            ::unlink(temp_path_.c_str());
-            pthread_sigmask(SIG_SETMASK, &old, nullptr);
-            throw;
-        }
+    file_ = std::make_unique<detail::PendingFile>(path);
+    fd_ = file_->fd();
+    const std::string& temp = file_->temp_name();
+    // Reserve the whole file now: a full disk is reported before any work is spent on tensor data,
+    // and the padding between tensors reads as zeros without being written.
+    // (fallocate, not posix_fallocate: where the filesystem cannot reserve, glibc's emulation would
+    // write every block; a sparse file is the better fallback.)
+    if (::fallocate(fd_, 0, 0, static_cast<off_t>(total_size_)) != 0) {
+        const int e = errno;
+        if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
+            fail(path, "", "cannot reserve " + std::to_string(total_size_) + " bytes for " + temp + ": " + errno_text(e));
+        if (::ftruncate(fd_, static_cast<off_t>(total_size_)) != 0)
+            fail(path, "", "cannot extend " + temp + " to " + std::to_string(total_size_) + " bytes: " +
+                               errno_text(errno));
     }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    if (fd_ < 0) fail(path, "", "cannot create a temporary file in " + dir + ": " + errno_text(create_errno));
-
-    try {
-        if (fchmod(fd_, default_file_mode()) != 0)
-            fail(path, "", "cannot set permissions of " + temp_path_ + ": " + errno_text(errno));
-        // Reserve the whole file now: a full disk is reported before any work is spent on tensor data,
-        // and the padding between tensors reads as zeros without being written.
-        // (fallocate, not posix_fallocate: where the filesystem cannot reserve, glibc's emulation would
-        // write every block; a sparse file is the better fallback.)
-        if (::fallocate(fd_, 0, 0, static_cast<off_t>(total_size_)) != 0) {
-            const int e = errno;
-            if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
-                fail(path, "", "cannot reserve " + std::to_string(total_size_) + " bytes for " + temp_path_ + ": " +
-                                   errno_text(e));
-            if (::ftruncate(fd_, static_cast<off_t>(total_size_)) != 0)
-                fail(path, "", "cannot extend " + temp_path_ + " to " + std::to_string(total_size_) +
-                                   " bytes: " + errno_text(errno));
-        }
-        if (int e = pwrite_all(fd_, meta.data(), meta.size(), 0))
-            fail(path, "", "cannot write the header to " + temp_path_ + ": " + errno_text(e));
-    } catch (...) {
-        ::close(fd_);
-        fd_ = -1;
-        ::unlink(temp_path_.c_str());
-        detail::unregister_temp_file(temp_slot_);
-        throw;
-    }
+    if (int e = pwrite_all(fd_, meta.data(), meta.size(), 0))
+        fail(path, "", "cannot write the header to " + temp + ": " + errno_text(e));
 }
 
-Writer::~Writer() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
-    detail::unregister_temp_file(temp_slot_);
-}
+Writer::~Writer() = default;  // file_ removes what was not published
+
+const std::string& Writer::temp_path() const { return file_->temp_name(); }
+
+std::string Writer::readable_path() const { return file_->readable_path(); }
 
 void testing::fail_tensor_writes_after(int n, int err) {
     g_fault_errno.store(err);
@@ -195,7 +138,7 @@ void Writer::write_tensor(size_t i, uint64_t offset, const void* data, size_t n)
         e = g_fault_errno.load();
     if (e != 0 || (e = pwrite_all(fd_, static_cast<const uint8_t*>(data), n, at)) != 0)
         fail(path_, t.name, "cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(at) + " of " +
-                                temp_path_ + ": " + errno_text(e));
+                                file_->temp_name() + ": " + errno_text(e));
     written_[i].fetch_add(n, std::memory_order_relaxed);
 }
 
@@ -217,28 +160,17 @@ void Writer::finish(bool durable) {
                            std::to_string(infos_[i].nbytes) + "-byte tensor");
     }
     // Without `durable` the data reaches the disk when the kernel writes it back (as llama-quantize's
-    // output does); every write error has been reported already, and the rename still happens only
-    // after all bytes were written.
-    if (durable && ::fsync(fd_) != 0) fail(path_, "", "cannot flush " + temp_path_ + ": " + errno_text(errno));
-    const int fd = fd_;
+    // output does); every write error has been reported already, and the file is named only after all
+    // bytes were written.
     fd_ = -1;
-    if (::close(fd) != 0) fail(path_, "", "cannot close " + temp_path_ + ": " + errno_text(errno));
+    file_->finish(durable);
     finished_ = true;
 }
 
 void Writer::publish(bool durable) {
     if (!finished_ || committed_) fail(path_, "", "publish needs a finished, unpublished file");
-    if (::rename(temp_path_.c_str(), path_.c_str()) != 0)
-        fail(path_, "", "cannot rename " + temp_path_ + " onto the destination: " + errno_text(errno));
+    file_->publish(durable);
     committed_ = true;
-    detail::unregister_temp_file(temp_slot_);
-    temp_slot_ = -1;
-    // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-    const int dfd = durable ? ::open(split_path(path_).first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
 }
 
 }  // namespace kquant::gguf

@@ -41,20 +41,40 @@ void validate_quantized(const QuantJob& job, uint64_t offset, const void* data, 
                                            " (llama-quantize refuses such a tensor too)"));
 }
 
-std::vector<int64_t> trimmed_shape(const std::vector<int64_t>& ne) {
-    std::vector<int64_t> out(ne.begin(), ne.begin() + gguf::n_dims(ne));
-    return out;
+// NaN/Inf in a float tensor that is copied unchanged: llama-quantize copies them silently, and so do
+// we (the bytes stay), but a warning names the tensor, the count and the first position.
+void warn_non_finite_copy(const gguf::TensorInfo& t, const std::string& file, const uint8_t* src,
+                          const std::function<void(const std::string&)>& log) {
+    if (!log || (t.type != Type::F32 && t.type != Type::F16 && t.type != Type::BF16)) return;
+    const int64_t n = t.nelements(), esize = t.type == Type::F32 ? 4 : 2;
+    int64_t count = 0, first = -1;
+    for (int64_t at = 0; at < n;) {
+        const int64_t k = find_non_finite(t.type, src + at * esize, n - at);
+        if (k < 0) break;
+        if (first < 0) first = at + k;
+        ++count;
+        at += k + 1;
+    }
+    if (count == 0) return;
+    const int64_t ne0 = t.ne_at(0);  // > 0: the tensor has elements
+    log("warning: " + context(file, t.name,
+                              std::to_string(count) + " non-finite value" + (count == 1 ? "" : "s") +
+                    " (NaN or Inf) copied unchanged, the first at row " + std::to_string(first / ne0) + ", column " +
+                    std::to_string(first % ne0) + " (llama-quantize copies them too)"));
 }
 
 // Writes a tensor converted to F32/F16/BF16 (or copied), in row chunks.
-void convert_tensor(const gguf::Model& in, const PlannedTensor& p, gguf::Writer& w, size_t index) {
+void convert_tensor(const gguf::Model& in, const PlannedTensor& p, gguf::Writer& w, size_t index,
+                    const std::function<void(const std::string&)>& log) {
     const gguf::TensorInfo& t = *p.src;
     const std::string& file = in.file_of(p.input).path();
     const uint8_t* src = in.tensor_data(p.input);
     if (p.action == TensorAction::Copy) {
+        warn_non_finite_copy(t, file, src, log);
         w.write_tensor(index, 0, src, t.nbytes);
         return;
     }
+    if (t.nelements() == 0) return;  // a zero-sized dimension: no bytes
     const int64_t ne0 = t.ne_at(0), nrows = t.nrows();
     const size_t src_row = row_bytes(t.type, ne0), dst_row = row_bytes(p.dst, ne0);
     std::vector<float> f32(static_cast<size_t>(ne0));
@@ -155,7 +175,7 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
     for (const OutputFile& o : outputs) {
         std::vector<gguf::Writer::TensorSpec> specs;
         specs.reserve(o.tensors.size());
-        for (const PlannedTensor& p : o.tensors) specs.push_back({p.name, trimmed_shape(p.src->ne), p.dst});
+        for (const PlannedTensor& p : o.tensors) specs.push_back({p.name, gguf::written_shape(p.src->ne), p.dst});
         writers.push_back(std::make_unique<gguf::Writer>(o.path, o.kvs, specs, output_alignment(o.kvs)));
     }
 
@@ -174,9 +194,12 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
             ++st.tensors;
             if (read.insert(p.src).second) st.bytes_in += p.src->nbytes;
             if (p.action != TensorAction::Quantize) {
-                convert_tensor(in, p, *writers[f], i);
+                convert_tensor(in, p, *writers[f], i, log);
                 continue;
             }
+            // A tensor with a zero-sized dimension has no bytes to write: no job (the backends divide
+            // by the row length).
+            if (p.src->nelements() == 0) continue;
             QuantJob j;
             j.name = p.name;
             j.file = in.file_of(p.input).path();
@@ -230,6 +253,11 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<OutputFile>&
     // All files complete before the first one appears under its name; a failed rename takes back the
     // ones renamed before it, so no partial set of shards is left.
     for (auto& w : writers) w->finish(opt.fsync);
+    if (opt.before_publish) {
+        std::vector<std::string> readable;
+        for (auto& w : writers) readable.push_back(w->readable_path());
+        opt.before_publish(readable);
+    }
     for (size_t f = 0; f < writers.size(); ++f) {
         try {
             writers[f]->publish(opt.fsync);

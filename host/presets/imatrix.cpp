@@ -1,8 +1,11 @@
 // Loading an imatrix file of either format, filtering its entries, and finding a tensor's weights.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
+#include <cstring>
 
 #include "kquant/error.h"
 #include "kquant/imatrix.h"
@@ -23,18 +26,33 @@ std::string cut127(const std::string& s) { return s.substr(0, 127); }
 }  // namespace
 
 Imatrix load_imatrix(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "", "cannot open the imatrix file");
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) fail(path, "", "cannot read the imatrix file");
-    if (bytes.size() >= 4 && std::equal(bytes.begin(), bytes.begin() + 4, "GGUF")) {
-        bytes.clear();
-        bytes.shrink_to_fit();
+    // The format is decided from the first bytes; nothing is read whole: a GGUF file is mapped and only
+    // its metadata parsed, a legacy file is mapped and parsed in place (a model passed by mistake, or
+    // /dev/zero, costs nothing before the error).
+    uint64_t size = 0;
+    const int fd = gguf::open_regular_file(path, &size);
+    char magic[4] = {};
+    const bool is_gguf = size >= 4 && ::pread(fd, magic, 4, 0) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+    if (is_gguf) {
+        ::close(fd);
         Imatrix im = read_imatrix_gguf(*gguf::Reader::open(path));
         im.path = path;
         return im;
     }
-    return parse_imatrix_legacy(bytes, path);
+    if (size == 0) {
+        ::close(fd);
+        return parse_imatrix_legacy({}, path);
+    }
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int e = errno;
+    ::close(fd);
+    if (map == MAP_FAILED) fail(path, "", std::string("cannot mmap the imatrix file: ") + std::strerror(e));
+    struct Unmap {
+        void* p;
+        uint64_t n;
+        ~Unmap() { ::munmap(p, n); }
+    } unmap{map, size};
+    return parse_imatrix_legacy({static_cast<const uint8_t*>(map), static_cast<size_t>(size)}, path);
 }
 
 void filter_imatrix(Imatrix& im, std::span<const std::string> include, std::span<const std::string> exclude) {
@@ -55,6 +73,31 @@ void check_imatrix_finite(const Imatrix& im) {
             fail(im.path, name, "imatrix contains non-finite value " + std::string(v) + " at index " + std::to_string(i));
         }
     }
+}
+
+std::vector<std::string> imatrix_warnings(const Imatrix& im) {
+    std::vector<std::string> out;
+    for (const auto& [name, values] : im.entries) {
+        size_t zero = 0, negative = 0, denormal = 0;
+        for (const float v : values) {
+            if (v == 0.0f) ++zero;
+            else if (v < 0.0f) ++negative;
+            else if (std::fpclassify(v) == FP_SUBNORMAL) ++denormal;
+        }
+        std::string why;
+        if (zero == values.size())
+            why = "all " + std::to_string(values.size()) + " values are zero";
+        else if (negative > 0)
+            why = std::to_string(negative) + " of " + std::to_string(values.size()) +
+                  " values are negative (sums of squares cannot be)";
+        else if (zero + denormal == values.size())
+            why = "all " + std::to_string(values.size()) + " values are zero or denormal";
+        if (why.empty()) continue;
+        out.push_back("warning: " + context(im.path, "", "imatrix entry " + printable(name) + ": " + why +
+                                                          "; its tensor will likely quantize to zeros "
+                                                          "(llama-quantize does the same)"));
+    }
+    return out;
 }
 
 const std::vector<float>* imatrix_lookup(const Imatrix& im, const std::string& tensor, int64_t ne0, int64_t ne2,

@@ -48,6 +48,11 @@ const gguf::KV& require_key(const gguf::Reader& r, const std::string& key, gguf:
 Imatrix read_imatrix_gguf(const gguf::Reader& r) {
     Imatrix im;
     im.path = r.path();
+    // A model given as --imatrix by mistake: say so, rather than name the first missing key.
+    if (!r.find_kv("imatrix.datasets") && r.find_kv("general.architecture"))
+        fail(r.path(), "", "not an importance matrix: this is a model (general.architecture " +
+                               printable(r.find_kv("general.architecture")->value.str) + ", " +
+                               std::to_string(r.tensors().size()) + " tensors, no imatrix.* keys)");
     if (r.tensors().empty()) fail(r.path(), "", "no data in imatrix file (no tensors)");
 
     const gguf::KV& datasets = require_key(r, "imatrix.datasets", gguf::ValueType::ARRAY);

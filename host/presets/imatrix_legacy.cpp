@@ -52,7 +52,26 @@ Imatrix parse_imatrix_legacy(std::span<const uint8_t> bytes, const std::string& 
     Cursor in(bytes, file);
     if (in.left() < 4) fail(file, "", "no data in imatrix file (" + std::to_string(in.left()) + " bytes)");
     const int32_t n_entries = in.i32("", "the entry count");
+    // Smallest entry: name length, an empty name, ncall, value count, one value.
+    constexpr uint64_t kMinEntryBytes = 4 + 4 + 4 + 4;
     if (n_entries < 1) fail(file, "", "no data in imatrix file (entry count " + std::to_string(n_entries) + ")");
+    // A count the file cannot hold is a truncated file when it is small; when it is huge (or the file
+    // starts like a GGUF one) the file is something else, and the entry-by-entry messages would only
+    // confuse ("entry 2 of 1481983815").
+    const bool gguf_like = bytes[0] == 'G' && bytes[1] == 'G';
+    if (static_cast<uint64_t>(n_entries) > in.left() / kMinEntryBytes && (n_entries > (1 << 16) || gguf_like)) {
+        std::string hex;
+        for (size_t k = 0; k < 4; ++k) {
+            static const char digits[] = "0123456789abcdef";
+            hex += std::string(k ? " " : "") + digits[bytes[k] >> 4] + digits[bytes[k] & 15];
+        }
+        std::string why = "not an imatrix file: read as the legacy .dat format (it does not start with 'GGUF'), "
+                          "its first 4 bytes (" + hex + ") give " + std::to_string(n_entries) +
+                          " entries, more than its " + std::to_string(bytes.size()) + " bytes can hold";
+        if (gguf_like)
+            why += " (a GGUF imatrix starts with 47 47 55 46, 'GGUF': a damaged GGUF file?)";
+        fail(file, "", why);
+    }
 
     for (int32_t e = 0; e < n_entries; ++e) {
         const std::string which = "entry " + std::to_string(e + 1) + " of " + std::to_string(n_entries);

@@ -1,5 +1,8 @@
 // --override-kv entries: parsing (llama.cpp's KEY=TYPE:VALUE) and the KV they become in the output.
+#include <cctype>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 #include "kquant/error.h"
@@ -31,13 +34,29 @@ KvOverride parse_kv_override(std::string_view arg) {
         return std::string(rest.substr(tag.size()));
     };
     if (auto v = value_after("int:")) {
-        // atol: leading integer, the rest ignored, 0 when there is none (strtoll saturates instead of UB).
+        // llama.cpp reads the value with atol (junk ignored, 0 when there is none) and writes u32 of its
+        // absolute value: what would be stored differently from what was typed is an error here.
         o.kind = KvOverride::Kind::Int;
+        const char* text = v->c_str();
+        char* end = nullptr;
         errno = 0;
-        o.i = std::strtoll(v->c_str(), nullptr, 10);
+        o.i = std::strtoll(text, &end, 10);
+        const bool digits = end != text && std::isdigit(static_cast<unsigned char>(end[-1]));
+        if (v->empty() || !digits || *end != '\0' || std::isspace(static_cast<unsigned char>(text[0])))
+            bad(arg, printable(*v) + " is not an integer");
+        const uint64_t mag = o.i < 0 ? 0 - static_cast<uint64_t>(o.i) : static_cast<uint64_t>(o.i);
+        if (errno == ERANGE || mag > UINT32_MAX)
+            bad(arg, *v + " is out of range: an int override is stored as u32 (its absolute value), at most " +
+                         std::to_string(UINT32_MAX));
     } else if (auto v = value_after("float:")) {
         o.kind = KvOverride::Kind::Float;
-        o.f = std::strtod(v->c_str(), nullptr);
+        const char* text = v->c_str();
+        char* end = nullptr;
+        o.f = std::strtod(text, &end);
+        if (v->empty() || end == text || *end != '\0' || std::isspace(static_cast<unsigned char>(text[0])))
+            bad(arg, printable(*v) + " is not a number");
+        if (std::isfinite(o.f) && !std::isfinite(static_cast<float>(o.f)))
+            bad(arg, *v + " is out of the f32 range (a float override is stored as f32)");
     } else if (auto v = value_after("bool:")) {
         o.kind = KvOverride::Kind::Bool;
         if (*v == "true") o.b = true;

@@ -24,7 +24,7 @@ SizeReport size_report(const QuantPlan& plan, const std::vector<OutputFile>& out
         for (const PlannedTensor& p : o.tensors) {
             gguf::TensorInfo info;
             info.name = p.name;
-            info.ne.assign(p.src->ne.begin(), p.src->ne.begin() + gguf::n_dims(p.src->ne));  // as the writer does
+            info.ne = gguf::written_shape(p.src->ne);  // as the pipeline gives it to the writer
             info.type = p.dst;
             info.offset = offset;
             offset += pad(tensor_bytes(p.dst, p.src->ne));

@@ -79,8 +79,8 @@ void compare_metadata(const gguf::Reader& ra, const gguf::Reader& rb, CompareRep
     if (r.metadata.empty() && ra.kvs().size() == rb.kvs().size()) {
         for (size_t i = 0; i < ra.kvs().size(); ++i)
             if (ra.kvs()[i].key != rb.kvs()[i].key) {
-                r.layout.push_back("KV order differs (position " + std::to_string(i) + ": '" + ra.kvs()[i].key +
-                                   "' vs '" + rb.kvs()[i].key + "')");
+                r.layout.push_back("KV order differs (position " + std::to_string(i) + ": " + printable(ra.kvs()[i].key) +
+                                   " vs " + printable(rb.kvs()[i].key) + ")");
                 break;
             }
     }

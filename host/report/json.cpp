@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "gguf/temp_files.h"
 #include "kquant/error.h"
 
 namespace kquant::json {
@@ -142,11 +143,8 @@ std::string Writer::str() const {
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(path + ": cannot open for writing");
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.close();
-    if (!f) throw Error(path + ": write failed");
+    // Complete or not at all: a full disk leaves no empty or partial report.
+    gguf::detail::pending_text_file(path, text)->publish(false);
 }
 
 }  // namespace kquant::json

@@ -66,9 +66,18 @@ VerifyReport verify(const std::string& source_path, const std::string& quantized
     // Split models (either side) are read whole, from their first shard.
     const auto src = gguf::Model::open(source_path);
     const auto q = gguf::Model::open(quantized_path);
-    VerifyReport r;
+    VerifyReport r = verify(*src, *q, threads);
     r.source = source_path;
     r.quantized = quantized_path;
+    return r;
+}
+
+VerifyReport verify(const gguf::Model& source, const gguf::Model& quantized, int threads) {
+    const gguf::Model* src = &source;
+    const gguf::Model* q = &quantized;
+    VerifyReport r;
+    r.source = source.path();
+    r.quantized = quantized.path();
 
     std::unordered_map<std::string_view, size_t> by_name;
     for (size_t i = 0; i < src->tensors().size(); ++i) by_name.emplace(src->tensors()[i].name, i);

@@ -27,7 +27,8 @@ struct Imatrix {
 };
 
 // Loads either format: a file starting with the GGUF magic is read as GGUF, any other as legacy .dat.
-// Malformed files raise kquant::Error naming the file and, where there is one, the entry.
+// Malformed files raise kquant::Error naming the file and, where there is one, the entry. Only regular
+// files are read (a FIFO or device is an Error), and neither format is read whole into memory.
 Imatrix load_imatrix(const std::string& path);
 
 // The legacy .dat format from memory (§7.2): values divided by ncall when ncall > 0.
@@ -43,6 +44,10 @@ void filter_imatrix(Imatrix& im, std::span<const std::string> include, std::span
 
 // Throws "imatrix contains non-finite value" (naming the entry) if any weight is NaN or infinite.
 void check_imatrix_finite(const Imatrix& im);
+
+// "warning: ..." lines for entries that make their tensor quantize badly: all values zero, any negative,
+// or all zero or denormal. The bytes stay as llama-quantize makes them; the warning names the entry.
+std::vector<std::string> imatrix_warnings(const Imatrix& im);
 
 // §6.4: the weights for a tensor of shape [ne0, ne1, ne2]: the entry must hold ne0*ne2 floats. Returns
 // null (with *note set) when there is no entry, or when the token embedding's entry has another size;

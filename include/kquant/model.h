@@ -24,6 +24,14 @@ public:
     // (i32). Errors name the file.
     static std::unique_ptr<Model> open(const std::string& path);
 
+    // The given files as the shards of one model, in order, without the split keys' naming rules (for
+    // reading outputs back before they have their names): each is opened from `path` and named `name`
+    // in messages. Tensor names must not repeat across shards.
+    struct File {
+        std::string path, name;
+    };
+    static std::unique_ptr<Model> open_files(const std::vector<File>& files);
+
     const std::string& path() const { return shards_.front()->path(); }
     size_t shard_count() const { return shards_.size(); }
     const Reader& shard(size_t i) const { return *shards_.at(i); }
@@ -39,6 +47,7 @@ public:
 
 private:
     Model() = default;
+    void index_tensors();  // tensors_ and shard_of_ from shards_
     std::vector<std::unique_ptr<Reader>> shards_;
     std::vector<TensorInfo> tensors_;
     std::vector<uint16_t> shard_of_;

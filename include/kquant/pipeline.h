@@ -63,6 +63,10 @@ struct PipelineOptions {
                                           // written reruns the jobs on the CPU (and says so)
     AcceleratorFn accelerator;            // DeviceKind::Cuda runs this instead of the CUDA backend when set
                                           // (how the tests make a GPU fail, with or without a GPU)
+    // Called once every output is complete (and flushed, with fsync), before any is named, with a path
+    // that reads each output, in order. An exception from it leaves nothing behind: how --verify and
+    // --report check the result before it appears.
+    std::function<void(const std::vector<std::string>& readable_paths)> before_publish;
 };
 
 struct PipelineStats {

@@ -88,8 +88,11 @@ struct KvOverride {
     gguf::KV to_output_kv() const;
 };
 
-// Parses KEY=TYPE:VALUE with TYPE int (atol: leading integer, junk ignored), float (atof), bool
-// (true/false) or str (at most 127 bytes). KEY must be non-empty and shorter than 128 bytes.
+// Parses KEY=TYPE:VALUE with TYPE int (a whole decimal integer whose absolute value fits in u32, as it
+// is stored), float (a whole number, finite values within the f32 range), bool (true/false) or str (at
+// most 127 bytes). KEY must be non-empty and shorter than 128 bytes. Where llama.cpp would silently store
+// something else (atol/atof read "abc" as 0 and drop trailing junk; a u32 keeps the low bits), this is
+// an Error.
 KvOverride parse_kv_override(std::string_view arg);
 
 // ---- --tensor-type -----------------------------------------------------------------------------

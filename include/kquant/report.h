@@ -9,6 +9,10 @@
 
 #include "kquant/types.h"
 
+namespace kquant::gguf {
+class Model;
+}
+
 namespace kquant::report {
 
 // ---- verify: quantization error of every tensor whose type changed --------------------------------
@@ -47,6 +51,8 @@ struct VerifyReport {
 // sequentially, so the numbers do not depend on the thread count. Throws kquant::Error when a file
 // cannot be opened or parsed; mismatches are reported in `problems`.
 VerifyReport verify(const std::string& source_path, const std::string& quantized_path, int threads = 0);
+// The same on models already open (the source and quantized fields are their first files' names).
+VerifyReport verify(const gguf::Model& source, const gguf::Model& quantized, int threads = 0);
 
 // One line per tensor (or only the `worst` largest relative errors when worst > 0), the problems, and a
 // totals line.

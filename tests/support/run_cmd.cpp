@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 namespace kquant::test {
@@ -29,7 +30,12 @@ CmdResult run_cmd(const std::string& cmd) {
 
 std::string fresh_test_dir() { return fresh_test_dir("work"); }
 
-std::string cli_path() { return KQ_CLI_PATH; }
+// KQ_CLI_OVERRIDE runs the CLI tests against another build of kquant-cuda (e.g. to see a new test fail
+// on an older binary).
+std::string cli_path() {
+    const char* other = std::getenv("KQ_CLI_OVERRIDE");
+    return other && *other ? other : KQ_CLI_PATH;
+}
 std::string synth_path() { return KQ_SYNTH_PATH; }
 
 }  // namespace kquant::test
