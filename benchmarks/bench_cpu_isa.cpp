@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
         std::vector<uint8_t> want(row_bytes(type, o.cols) * o.rows), got(want.size());
         for (bool imat : {false, true}) {
             if (imat && !type_info(type).uses_imatrix) continue;
+            if (!imat && type_info(type).requires_imatrix) continue;  // refused without importance weights
             const float* w = imat ? qw.data() : nullptr;
             std::string line = "| " + std::string(type_info(type).name) + " | " + (imat ? "imatrix" : "plain") + " |";
             quantize_rows(*scalar_codec(type), x.data(), want.data(), o.rows, o.cols, w, o.threads);

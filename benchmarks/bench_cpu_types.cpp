@@ -2,7 +2,7 @@
 // The scalar path is byte-identical to ggml's reference, so it stands for llama-quantize's per-thread speed.
 // Built with -DKQUANT_GGML_DIR=<ggml checkout>, the same run also times ggml's own quantize_<type> (what
 // ggml_quantize_chunk, and so llama-quantize, calls) on the same data as "ggml/<type>", after checking
-// that its bytes equal the scalar path's.
+// that its bytes equal the scalar path's (the IQ grids are built first, as ggml_quantize_init would).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -23,7 +23,15 @@ extern "C" {
 KQ_GGML_QUANTIZER(q4_0) KQ_GGML_QUANTIZER(q4_1) KQ_GGML_QUANTIZER(q5_0) KQ_GGML_QUANTIZER(q5_1)
 KQ_GGML_QUANTIZER(q8_0) KQ_GGML_QUANTIZER(q2_K) KQ_GGML_QUANTIZER(q3_K) KQ_GGML_QUANTIZER(q4_K)
 KQ_GGML_QUANTIZER(q5_K) KQ_GGML_QUANTIZER(q6_K) KQ_GGML_QUANTIZER(iq4_nl) KQ_GGML_QUANTIZER(iq4_xs)
+KQ_GGML_QUANTIZER(iq2_xxs) KQ_GGML_QUANTIZER(iq2_xs) KQ_GGML_QUANTIZER(iq2_s) KQ_GGML_QUANTIZER(iq3_xxs)
+KQ_GGML_QUANTIZER(iq3_s) KQ_GGML_QUANTIZER(iq1_s) KQ_GGML_QUANTIZER(iq1_m) KQ_GGML_QUANTIZER(tq1_0)
+KQ_GGML_QUANTIZER(tq2_0) KQ_GGML_QUANTIZER(mxfp4) KQ_GGML_QUANTIZER(nvfp4) KQ_GGML_QUANTIZER(q1_0)
+KQ_GGML_QUANTIZER(q2_0)
 #undef KQ_GGML_QUANTIZER
+// The grid tables of the IQ quantizers (what ggml_quantize_init builds): the type argument is ggml's
+// enum value, passed as an int here.
+void iq2xs_init_impl(int type);
+void iq3xs_init_impl(int grid_size);
 }
 #endif
 
@@ -73,7 +81,11 @@ GgmlQuantizer ggml_quantizer(const std::string& name) {
     static const std::map<std::string, GgmlQuantizer> m{
         {"q4_0", quantize_q4_0}, {"q4_1", quantize_q4_1}, {"q5_0", quantize_q5_0}, {"q5_1", quantize_q5_1},
         {"q8_0", quantize_q8_0}, {"q2_K", quantize_q2_K}, {"q3_K", quantize_q3_K}, {"q4_K", quantize_q4_K},
-        {"q5_K", quantize_q5_K}, {"q6_K", quantize_q6_K}, {"iq4_nl", quantize_iq4_nl}, {"iq4_xs", quantize_iq4_xs}};
+        {"q5_K", quantize_q5_K}, {"q6_K", quantize_q6_K}, {"iq4_nl", quantize_iq4_nl}, {"iq4_xs", quantize_iq4_xs},
+        {"iq2_xxs", quantize_iq2_xxs}, {"iq2_xs", quantize_iq2_xs}, {"iq2_s", quantize_iq2_s},
+        {"iq3_xxs", quantize_iq3_xxs}, {"iq3_s", quantize_iq3_s}, {"iq1_s", quantize_iq1_s},
+        {"iq1_m", quantize_iq1_m}, {"tq1_0", quantize_tq1_0}, {"tq2_0", quantize_tq2_0},
+        {"mxfp4", quantize_mxfp4}, {"nvfp4", quantize_nvfp4}, {"q1_0", quantize_q1_0}, {"q2_0", quantize_q2_0}};
     const auto it = m.find(name);
     return it == m.end() ? nullptr : it->second;
 }
@@ -99,10 +111,21 @@ void BM_ggml(benchmark::State& state, kquant::Type t, GgmlQuantizer q, bool imat
 #endif
 
 const int registered = [] {
+#if KQ_BENCH_GGML
+    // ggml_quantize_init's grids: IQ2_XXS (16), IQ2_XS (17), IQ1_S (19), IQ2_S (22) and IQ1_M (29) share the
+    // 2-bit tables by grid size; IQ3_XXS uses the 256-entry 3-bit grid, IQ3_S the 512-entry one.
+    for (int t : {16, 17, 19, 22, 29}) iq2xs_init_impl(t);
+    iq3xs_init_impl(256);
+    iq3xs_init_impl(512);
+#endif
     for (kquant::Type t : kquant::quantizable_types()) {
         if (!kquant::is_block_quantized(t)) continue;
         const std::string name(kquant::type_info(t).name);
-        benchmark::RegisterBenchmark(("scalar/" + name).c_str(), BM_quantize, t, false)->Unit(benchmark::kMillisecond);
+        // ggml asserts on a plain call of a type that requires an imatrix (IQ2_XXS, IQ2_XS, IQ1_S).
+        const bool plain = !kquant::type_info(t).requires_imatrix;
+        if (plain)
+            benchmark::RegisterBenchmark(("scalar/" + name).c_str(), BM_quantize, t, false)
+                ->Unit(benchmark::kMillisecond);
         if (kquant::type_info(t).uses_imatrix)
             benchmark::RegisterBenchmark(("scalar/" + name + ".imat").c_str(), BM_quantize, t, true)
                 ->Unit(benchmark::kMillisecond);
@@ -112,7 +135,8 @@ const int registered = [] {
             std::fprintf(stderr, "no ggml quantizer mapped for %s\n", name.c_str());
             std::abort();
         }
-        benchmark::RegisterBenchmark(("ggml/" + name).c_str(), BM_ggml, t, q, false)->Unit(benchmark::kMillisecond);
+        if (plain)
+            benchmark::RegisterBenchmark(("ggml/" + name).c_str(), BM_ggml, t, q, false)->Unit(benchmark::kMillisecond);
         if (kquant::type_info(t).uses_imatrix)
             benchmark::RegisterBenchmark(("ggml/" + name + ".imat").c_str(), BM_ggml, t, q, true)
                 ->Unit(benchmark::kMillisecond);

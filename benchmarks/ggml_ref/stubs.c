@@ -16,8 +16,7 @@ void ggml_abort(const char* file, int line, const char* fmt, ...) {
     abort();
 }
 
-// The block layouts of the twelve types the benchmark runs: quantize_* with an importance matrix step
-// through the rows with ggml_row_size.
+// The block layouts of the types the benchmark runs: quantize_* step through the rows with ggml_row_size.
 static void layout(enum ggml_type type, int64_t* elems, size_t* bytes) {
     switch (type) {
         case GGML_TYPE_Q4_0: *elems = 32, *bytes = 18; return;
@@ -32,6 +31,19 @@ static void layout(enum ggml_type type, int64_t* elems, size_t* bytes) {
         case GGML_TYPE_Q6_K: *elems = 256, *bytes = 210; return;
         case GGML_TYPE_IQ4_NL: *elems = 32, *bytes = 18; return;
         case GGML_TYPE_IQ4_XS: *elems = 256, *bytes = 136; return;
+        case GGML_TYPE_IQ2_XXS: *elems = 256, *bytes = 66; return;
+        case GGML_TYPE_IQ2_XS: *elems = 256, *bytes = 74; return;
+        case GGML_TYPE_IQ2_S: *elems = 256, *bytes = 82; return;
+        case GGML_TYPE_IQ3_XXS: *elems = 256, *bytes = 98; return;
+        case GGML_TYPE_IQ3_S: *elems = 256, *bytes = 110; return;
+        case GGML_TYPE_IQ1_S: *elems = 256, *bytes = 50; return;
+        case GGML_TYPE_IQ1_M: *elems = 256, *bytes = 56; return;
+        case GGML_TYPE_TQ1_0: *elems = 256, *bytes = 54; return;
+        case GGML_TYPE_TQ2_0: *elems = 256, *bytes = 66; return;
+        case GGML_TYPE_MXFP4: *elems = 32, *bytes = 17; return;
+        case GGML_TYPE_NVFP4: *elems = 64, *bytes = 36; return;
+        case GGML_TYPE_Q1_0: *elems = 128, *bytes = 18; return;
+        case GGML_TYPE_Q2_0: *elems = 64, *bytes = 18; return;
         default: ggml_abort(__FILE__, __LINE__, "type %d is not one the benchmark runs", (int)type);
     }
 }
