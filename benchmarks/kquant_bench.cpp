@@ -26,13 +26,26 @@ work directory. Planning is not timed. The first run on a model that is not in t
 from disk; later runs read it from RAM. --warmup (the default) runs each path once, untimed, before the
 timed runs, so every timed run reads a cached source; with --no-warmup the first timed run includes
 the disk read (drop the cache first - as root: sync; echo 3 > /proc/sys/vm/drop_caches - to measure a
-cold read). A --synth model has just been written, so it starts in the page cache.
+cold read, or use --cold). A --synth model has just been written, so it starts in the page cache.
+
+I/O floor: before each type and path's timed runs, kquant-bench reads the source with the pipeline's reader
+count (CPU paths: --threads; cuda: --io-threads) - each thread preads a disjoint range in 8 MiB blocks - and
+writes the output's size with the same writer count into a fresh file in the work directory (fallocate,
+then pwrite of 8 MiB blocks in disjoint ranges, no fsync, as kquant-cuda), then removes it; --repeats times,
+medians. floor = max(read, write); the report gives pipeline/floor and process/floor.
+Process: each timed run is followed by the same quantization by the kquant-cuda executable (--cli-bin;
+same --device, --cpu-isa, --threads, -q), timed from spawn to exit, as a user runs it; its output must be
+byte-identical to the pipeline's. --no-process skips it.
+--cold: before every timed run and floor read, sync and drop the page cache (needs root; otherwise it says
+so once and the results are warm), and first time a plain one-thread sequential read of the source (16 MiB
+reads) after a drop: the yardstick for cold runs.
 
 Paths: scalar (the CPU reference codecs on --threads threads), avx2 and avx512 (the same with that
 instruction set's codecs; reported as unavailable, with the reason, on a CPU without it), cuda (when this
 build has CUDA and a device is present; otherwise reported as unavailable, with the reason).
 
-Exit status: 0 when every available path ran and all paths wrote byte-identical files; 1 otherwise.)";
+Exit status: 0 when every available path ran and all paths (and the kquant-cuda processes) wrote
+byte-identical files; 1 otherwise.)";
 
 std::vector<std::string> split_list(const std::string& s) {
     std::vector<std::string> out;
@@ -90,10 +103,10 @@ int main(int argc, char** argv) {
     app.footer(kFooter);
     app.option_defaults()->always_capture_default();
     std::string model, synth, synth_dtype = "f16", synth_bin, types = "q8_0,q4_k_m,q6_k", paths = "scalar,cuda";
-    std::string workdir, json_path, csv_path, plot_path;
+    std::string workdir, json_path, csv_path, plot_path, cli_bin;
     uint64_t seed = 42;
     int repeats = 3;
-    bool warmup = true, keep = false, quiet = false;
+    bool warmup = true, keep = false, quiet = false, cold = false, no_process = false;
     DeviceSettings dev;
     auto* model_opt = app.add_option("--model,model", model, "Input GGUF (F32/F16/BF16 weights); also as the one positional argument")->check(CLI::ExistingFile);
     auto* synth_opt = app.add_option("--synth", synth, "Generate a synthetic model with kquant-synth: tiny, small, 1b, "
@@ -104,6 +117,11 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"f16", "bf16", "f32"}));
     app.add_option("--seed", seed, "Synthetic model's seed");
     app.add_option("--synth-bin", synth_bin, "kquant-synth executable (default: next to kquant-bench, else on PATH)");
+    app.add_option("--cli-bin", cli_bin, "kquant-cuda executable timed as a whole process (default: next to "
+                                         "kquant-bench, else on PATH)");
+    app.add_flag("--no-process", no_process, "Do not time the kquant-cuda executable (the pipeline alone)");
+    app.add_flag("--cold", cold, "Drop the page cache (as root) before every timed run and floor read, and time a "
+                                 "plain sequential read of the source after a drop");
     app.add_option("--types", types,
                    "Comma-separated presets (llama-quantize names, case-insensitive); NAME-pure runs the preset with --pure");
     app.add_option("--paths", paths, "Comma-separated paths: scalar, avx2, avx512, cuda");
@@ -123,6 +141,9 @@ int main(int argc, char** argv) {
     app.add_option("--chunk-mb", dev.gpu_chunk_mb, "cuda path: MiB of device memory per stream")
         ->check(CLI::PositiveNumber);
     app.add_option("--streams", dev.gpu_streams, "cuda path: chunks in flight")->check(CLI::Range(1, 16));
+    app.add_option("--io-threads", dev.io_threads, "cuda path: host threads reading and writing (0: kquant-cuda's "
+                                                  "default); also the floor's reader and writer count there")
+        ->check(CLI::Range(0, 64));
     app.add_flag("-q,--quiet", quiet, "No per-run lines or progress display; only the table");
     CLI11_PARSE(app, argc, argv);
 
@@ -149,6 +170,13 @@ int main(int argc, char** argv) {
         if (!plot_path.empty() && find_tool("gnuplot").empty())
             throw Error("--plot needs gnuplot, which is not on PATH (Debian: apt-get install gnuplot-nox; "
                         "scripts/setup.sh installs it)");
+        if (!no_process) {
+            rs.cli_bin = cli_bin.empty() ? find_tool("kquant-cuda") : cli_bin;
+            if (rs.cli_bin.empty())
+                throw Error("timing the whole process needs the kquant-cuda executable: it is neither next to "
+                            "kquant-bench nor on PATH (build it, pass --cli-bin, or --no-process)");
+        }
+        rs.cold = cold;
         std::string synth_exe;
         if (!synth.empty()) {
             synth_exe = synth_bin.empty() ? find_tool("kquant-synth") : synth_bin;

@@ -62,6 +62,33 @@ void print_table(const Results& r, std::FILE* out) {
                               "d2h %.4f  write %.4f\n",
                          "", c.read_s, c.h2d_s, c.kernel_s, c.d2h_s, c.write_s);
     }
+    // The I/O floor beside the runs.
+    bool any_floor = false;
+    for (const Cell& c : r.cells) any_floor |= c.ok() && c.has_floor;
+    if (any_floor) {
+        std::fprintf(out, "\nI/O floor (read the source with the pipeline's readers, write the output's size with its "
+                          "writers; medians)%s\n",
+                     r.cli_bin.empty() ? "" : "; process = the kquant-cuda executable, start to exit");
+        std::fprintf(out, "%-9s %-7s %5s %9s %9s %9s %10s %10s %8s %8s  %s\n", "type", "path", "io", "read s",
+                     "write s", "floor s", "pipeline s", "process s", "pipe/fl", "proc/fl", "process output");
+        for (const Cell& c : r.cells) {
+            if (!c.ok() || !c.has_floor) continue;
+            char proc[32] = "-", pf[32] = "-", rf[32] = "-";
+            if (c.has_process) std::snprintf(proc, sizeof proc, "%.4f", c.process_median_s);
+            if (c.floor_s > 0) std::snprintf(pf, sizeof pf, "%.2f", c.pipeline_over_floor());
+            if (c.process_over_floor() > 0) std::snprintf(rf, sizeof rf, "%.2f", c.process_over_floor());
+            const std::string same = !c.has_process ? "-" : c.process_identical ? "identical" : "DIFFERS: " + c.process_detail;
+            std::fprintf(out, "%-9s %-7s %5d %9.4f %9.4f %9.4f %10.4f %10s %8s %8s  %s\n", c.type.c_str(),
+                         c.path.c_str(), c.floor_readers, c.floor_read_s, c.floor_write_s, c.floor_s, c.median_s, proc,
+                         pf, rf, same.c_str());
+        }
+    }
+    if (r.cold)
+        std::fprintf(out, "--cold: %s\n",
+                     r.cache_dropped ? "page cache dropped before every timed run and floor read" : r.cold_note.c_str());
+    if (r.has_seq_read)
+        std::fprintf(out, "plain sequential read of the source (1 thread, 16 MiB reads%s): %.4f s, %.3f GB/s\n",
+                     r.cache_dropped ? ", after a cache drop" : ", warm", r.seq_read_s, r.seq_read_gb_per_s);
     std::vector<std::string> unavailable;
     for (const Cell& c : r.cells) {
         if (c.available) continue;
@@ -97,7 +124,18 @@ std::string to_json(const Results& r) {
     j.end_array();
     j.field("repeats", r.repeats).field("warmup", r.warmup).field("threads", r.threads);
     j.field("host_cores", r.host_cores);
+    j.field("cli_bin", r.cli_bin).field("cold", r.cold).field("cache_dropped", r.cache_dropped);
+    j.field("cold_note", r.cold_note);
     j.end_object();
+    j.key("sequential_read");
+    if (r.has_seq_read) {
+        j.begin_object(true);
+        j.field("threads", 1).field("cache_dropped", r.cache_dropped).field("seconds", r.seq_read_s);
+        j.field("gb_per_s", r.seq_read_gb_per_s);
+        j.end_object();
+    } else {
+        j.null();
+    }
     j.key("results").begin_array();
     for (const Cell& c : r.cells) {
         j.begin_object();
@@ -122,6 +160,28 @@ std::string to_json(const Results& r) {
             } else {
                 j.null();
             }
+            j.key("floor");
+            if (c.has_floor) {
+                j.begin_object(true);
+                j.field("readers", c.floor_readers).field("writers", c.floor_writers);
+                j.field("write_bytes", c.floor_write_bytes);
+                j.field("read_s", c.floor_read_s).field("write_s", c.floor_write_s).field("floor_s", c.floor_s);
+                j.end_object();
+            } else {
+                j.null();
+            }
+            j.field("pipeline_median_s", c.median_s);
+            j.key("process_runs_s").begin_array(true);
+            for (const double v : c.process_runs_s) j.value(v);
+            j.end_array();
+            j.key("process_median_s");
+            if (c.has_process) j.value(c.process_median_s); else j.null();
+            j.key("process_identical");
+            if (c.has_process) j.value(c.process_identical); else j.null();
+            j.key("pipeline_over_floor");
+            if (c.floor_s > 0) j.value(c.pipeline_over_floor()); else j.null();
+            j.key("process_over_floor");
+            if (c.process_over_floor() > 0) j.value(c.process_over_floor()); else j.null();
         }
         j.end_object();
     }
@@ -156,7 +216,8 @@ std::string num(double v) { return json::number(v) == "null" ? "" : json::number
 std::string to_csv(const Results& r) {
     std::string s = "type,preset,path,available,ok,reason,backend,runs,median_s,min_s,max_s,source_gb_per_s,"
                     "weights_per_s,speedup_vs_scalar,bytes_in,bytes_out,read_s,h2d_s,kernel_s,d2h_s,write_s,"
-                    "identical_across_paths\n";
+                    "identical_across_paths,floor_readers,floor_writers,floor_read_s,floor_write_s,floor_s,"
+                    "pipeline_median_s,process_median_s,pipeline_over_floor,process_over_floor,process_identical\n";
     for (const Cell& c : r.cells) {
         bool identical = true;
         for (const TypeCheck& t : r.checks)
@@ -174,6 +235,18 @@ std::string to_csv(const Results& r) {
             f.resize(f.size() + 13);
         }
         f.push_back(identical ? "1" : "0");
+        if (c.ok() && c.has_floor) {
+            f.push_back(std::to_string(c.floor_readers));
+            f.push_back(std::to_string(c.floor_writers));
+            for (const double v : {c.floor_read_s, c.floor_write_s, c.floor_s}) f.push_back(num(v));
+        } else {
+            f.resize(f.size() + 5);
+        }
+        f.push_back(c.ok() ? num(c.median_s) : "");
+        f.push_back(c.ok() && c.has_process ? num(c.process_median_s) : "");
+        f.push_back(c.ok() && c.floor_s > 0 ? num(c.pipeline_over_floor()) : "");
+        f.push_back(c.ok() && c.process_over_floor() > 0 ? num(c.process_over_floor()) : "");
+        f.push_back(c.ok() && c.has_process ? (c.process_identical ? "1" : "0") : "");
         s += join(f, ",") + "\n";
     }
     return s;

@@ -31,6 +31,7 @@ PathSpec make_path(const std::string& name, const DeviceSettings& d) {
         p.options.gpus = {d.gpu};
         p.options.gpu_chunk_bytes = d.gpu_chunk_mb << 20;
         p.options.gpu_streams = d.gpu_streams;
+        if (d.io_threads > 0) p.options.io_threads = d.io_threads;
 #if KQUANT_HAVE_CUDA
         const cuda::DeviceStatus st = cuda::probe();
         if (st.count == 0)

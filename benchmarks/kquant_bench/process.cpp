@@ -1,7 +1,8 @@
-// Child processes (kquant-synth, gnuplot) and finding their executables.
+// Child processes (kquant-synth, kquant-cuda, gnuplot) and finding their executables.
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -14,12 +15,16 @@ extern char** environ;
 
 namespace kquant::bench {
 
-int run_process(const std::vector<std::string>& argv) {
+int run_process(const std::vector<std::string>& argv, bool discard_stdout) {
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, argv.at(0).c_str(), nullptr, nullptr, args.data(), environ);
+    posix_spawn_file_actions_t fa;
+    ::posix_spawn_file_actions_init(&fa);
+    if (discard_stdout) ::posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    const int rc = ::posix_spawn(&pid, argv.at(0).c_str(), &fa, nullptr, args.data(), environ);
+    ::posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw Error("cannot run " + argv[0] + ": " + std::strerror(rc));
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
