@@ -35,18 +35,27 @@ struct Table {
 };
 KQ_HD constexpr Table table() { return Table{{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}}; }
 
+// The table under half-scale d: vd[i] = v[i]*d, the same float product the reference forms for every
+// element (made once per block here).
+struct Scaled {
+    float vd[16];
+};
+KQ_HD Scaled scaled(const int8_t* v, float d) {
+    Scaled s;
+    for (int i = 0; i < 16; ++i) s.vd[i] = static_cast<float>(v[i]) * d;
+    return s;
+}
+
 // ggml's best_index_mxfp4: the first code with the smallest |v[i]*d - x| (strict <, so +0 beats -0).
-// The sixteen distances are independent (computed first, so compilers vectorize them); the scan keeps the
-// reference's order.
-KQ_HD int best_index(const int8_t* v, float x, float d) {
-    float err[16];
-    for (int i = 0; i < 16; ++i) err[i] = kq_fabs(static_cast<float>(v[i]) * d - x);
+KQ_HD int best_index(const Scaled& s, float x) {
     int best = 0;
-    float best_err = err[0];
+    float best_err = kq_fabs(s.vd[0] - x);
     for (int i = 1; i < 16; ++i) {
-        const bool better = err[i] < best_err;
-        best = better ? i : best;
-        best_err = better ? err[i] : best_err;
+        const float err = kq_fabs(s.vd[i] - x);
+        if (err < best_err) {
+            best = i;
+            best_err = err;
+        }
     }
     return best;
 }
@@ -137,9 +146,10 @@ KQ_HD float abs_max(const float* x, int n) {
 
 // n values under half-scale d: byte j holds the codes of x[j] (low) and x[j + n/2] (high).
 KQ_HD void pack_codes(const int8_t* v, const float* x, int n, float d, uint8_t* qs) {
+    const Scaled s = scaled(v, d);
     for (int j = 0; j < n / 2; ++j) {
-        const int lo = best_index(v, x[j], d);
-        const int hi = best_index(v, x[n / 2 + j], d);
+        const int lo = best_index(s, x[j]);
+        const int hi = best_index(s, x[n / 2 + j]);
         qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
 }
