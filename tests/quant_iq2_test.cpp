@@ -15,31 +15,17 @@
 #include "kquant/formats/iq2.h"
 #include "kquant/formats/iq_grid.h"
 #include "kquant/gguf.h"
+#include "support/golden.h"
 #include "kquant/numeric.h"
 
 namespace kquant {
 namespace {
 
+const gguf::Reader& golden() { return test::extra_golden(); }
+std::vector<std::string> golden_cases() { return test::golden_cases(golden()); }
+std::vector<float> f32_tensor(const gguf::TensorInfo& t) { return test::golden_f32(golden(), t); }
+
 constexpr size_t kGoldenCases = 18;
-
-const gguf::Reader& golden() {
-    static const std::unique_ptr<gguf::Reader> reader = gguf::Reader::open(KQ_EXTRA_GOLDEN_PATH);
-    return *reader;
-}
-
-std::vector<std::string> golden_cases() {
-    std::vector<std::string> cases;
-    const gguf::KV* kv = golden().find_kv("golden.cases");
-    if (kv == nullptr || kv->value.type != gguf::ValueType::ARRAY) return cases;
-    for (const gguf::Value& v : kv->value.arr) cases.push_back(v.str);
-    return cases;
-}
-
-std::vector<float> f32_tensor(const gguf::TensorInfo& t) {
-    std::vector<float> v(static_cast<size_t>(t.nelements()));
-    std::memcpy(v.data(), golden().tensor_data(t), v.size() * sizeof(float));
-    return v;
-}
 
 // ---- dequantizers: an independent reading of the bits, on every golden block --------------------
 

@@ -18,9 +18,13 @@
 #include "kquant/formats/iq3.h"
 #include "kquant/formats/iq3_grid.h"
 #include "kquant/gguf.h"
+#include "support/golden.h"
 
 namespace kquant {
 namespace {
+
+const gguf::Reader& golden() { return test::extra_golden(); }
+std::vector<std::string> golden_cases() { return test::golden_cases(golden()); }
 
 // ---- grids -------------------------------------------------------------------------------------
 
@@ -142,21 +146,7 @@ TEST(Iq3Grid, SameViewEveryCallOtherSizesRejected) {
 
 // ---- golden bytes ------------------------------------------------------------------------------
 
-const gguf::Reader& golden() {
-    static const std::unique_ptr<gguf::Reader> reader = gguf::Reader::open(KQ_EXTRA_GOLDEN_PATH);
-    return *reader;
-}
-
-std::vector<std::string> golden_cases() {
-    std::vector<std::string> cases;
-    const gguf::KV* kv = golden().find_kv("golden.cases");
-    if (kv != nullptr && kv->value.type == gguf::ValueType::ARRAY)
-        for (const gguf::Value& v : kv->value.arr) cases.push_back(v.str);
-    return cases;
-}
-
 const float* f32_data(const gguf::TensorInfo& t) { return reinterpret_cast<const float*>(golden().tensor_data(t)); }
-
 
 // ---- dequantize --------------------------------------------------------------------------------
 

@@ -19,26 +19,17 @@
 #include "kquant/formats/q1_q2.h"
 #include "kquant/formats/ternary.h"
 #include "kquant/gguf.h"
+#include "support/golden.h"
 #include "kquant/numeric.h"
 #include "kquant/types.h"
 
 namespace kquant {
 namespace {
 
+const gguf::Reader& golden() { return test::extra_golden(); }
+std::vector<std::string> golden_cases() { return test::golden_cases(golden()); }
+
 constexpr size_t kGoldenCases = 18;
-
-const gguf::Reader& golden() {
-    static const std::unique_ptr<gguf::Reader> reader = gguf::Reader::open(KQ_EXTRA_GOLDEN_PATH);
-    return *reader;
-}
-
-std::vector<std::string> golden_cases() {
-    std::vector<std::string> cases;
-    const gguf::KV* kv = golden().find_kv("golden.cases");
-    if (kv == nullptr || kv->value.type != gguf::ValueType::ARRAY) return cases;
-    for (const gguf::Value& v : kv->value.arr) cases.push_back(v.str);
-    return cases;
-}
 
 std::vector<float> f32_tensor(const std::string& name) {
     const gguf::TensorInfo* t = golden().find_tensor(name);
