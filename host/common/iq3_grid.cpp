@@ -3,11 +3,10 @@
 // the grid the list of its nearest grid points.
 #include "kquant/formats/iq3_grid.h"
 
-#include <algorithm>
-#include <array>
 #include <string>
 #include <vector>
 
+#include "common/grid_neighbours.h"
 #include "common/iq3_grid_data.h"
 #include "kquant/error.h"
 
@@ -50,26 +49,15 @@ Grid4Tables::Grid4Tables(const uint16_t* packed, int grid_size, int n_distances)
         t.grid[i] = point_of_code(packed[i]);
         t.map[packed[i]] = i;
     }
-    // Neighbour lists in increasing code order. ggml sorts (distance, index) pairs with a total order,
-    // so the list is: every point whose distance is among the n_distances smallest, by distance then index.
-    std::vector<std::array<int, 2>> by_dist(grid_size);
+    // Neighbour lists in increasing code order (grid_neighbours.h).
+    constexpr int kMaxDist2 = 4 * 14 * 14;  // values 1..15
+    std::vector<int> d2(grid_size), hist;
     for (int code = 0; code < kMapSize; ++code) {
         if (t.map[code] >= 0) continue;
         const uint32_t p = point_of_code(code);
-        for (int j = 0; j < grid_size; ++j) by_dist[j] = {dist2(t.grid[j], p), j};
-        std::sort(by_dist.begin(), by_dist.end());
-        const size_t start = t.neighbours.size();
-        t.map[code] = -static_cast<int32_t>(start) - 1;
-        t.neighbours.push_back(0);
-        int distinct = 1;
-        for (int j = 0; j < grid_size; ++j) {
-            if (j > 0 && by_dist[j][0] != by_dist[j - 1][0]) {
-                if (distinct == n_distances) break;
-                ++distinct;
-            }
-            t.neighbours.push_back(static_cast<uint16_t>(by_dist[j][1]));
-        }
-        t.neighbours[start] = static_cast<uint16_t>(t.neighbours.size() - start - 1);
+        for (int j = 0; j < grid_size; ++j) d2[j] = dist2(t.grid[j], p);
+        const size_t at = detail::append_neighbours(d2.data(), grid_size, n_distances, kMaxDist2, hist, t.neighbours);
+        t.map[code] = -static_cast<int32_t>(at) - 1;
     }
     t.view = Grid4View{t.grid.data(),       t.map.data(), kMapSize, t.neighbours.data(),
                        static_cast<int32_t>(t.neighbours.size()), grid_size};

@@ -2,9 +2,11 @@
 // same content and order as ggml's iq2xs_init_impl.
 #include "kquant/formats/iq_grid.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include <string>
 #include <vector>
+
+#include "common/grid_neighbours.h"
+#include "kquant/error.h"
 
 namespace kquant::iq {
 
@@ -49,31 +51,18 @@ Grid8Tables build(const uint16_t* packed, int grid_size, int nwant) {
         t.map[key] = j;
     }
 
-    // Off-grid keys in key order; each list is every point whose distance is among the nwant smallest
-    // distinct distances, ordered by (distance, index): ggml's qsort order, its comparator being total.
-    std::vector<int16_t> d2(grid_size);
-    std::vector<int> hist(kMaxDist2 + 1);
+    // Off-grid keys in key order, each with its neighbour list (grid_neighbours.h).
+    std::vector<int> d2(grid_size), hist;
     for (int key = 0; key < kGrid8MapSize; ++key) {
         if (t.map[key] >= 0) continue;
         for (int j = 0; j < grid_size; ++j) d2[j] = 0;
         for (int i = 0; i < 8; ++i) {
             const int16_t v = static_cast<int16_t>(2 * ((key >> (2 * i)) & 3) + 1);
             const int16_t* c = cols.data() + static_cast<size_t>(i) * grid_size;
-            for (int j = 0; j < grid_size; ++j) d2[j] = static_cast<int16_t>(d2[j] + (c[j] - v) * (c[j] - v));
+            for (int j = 0; j < grid_size; ++j) d2[j] += (c[j] - v) * (c[j] - v);
         }
-        for (int& h : hist) h = 0;
-        for (int j = 0; j < grid_size; ++j) ++hist[d2[j]];
-        t.map[key] = -(static_cast<int32_t>(t.neighbours.size()) + 1);
-        const size_t count_at = t.neighbours.size();
-        t.neighbours.push_back(0);
-        int kept = 0;
-        for (int d = 0; d <= kMaxDist2 && kept < nwant; ++d) {
-            if (hist[d] == 0) continue;
-            ++kept;
-            for (int j = 0; j < grid_size; ++j)
-                if (d2[j] == d) t.neighbours.push_back(static_cast<uint16_t>(j));
-        }
-        t.neighbours[count_at] = static_cast<uint16_t>(t.neighbours.size() - count_at - 1);
+        const size_t at = detail::append_neighbours(d2.data(), grid_size, nwant, kMaxDist2, hist, t.neighbours);
+        t.map[key] = -(static_cast<int32_t>(at) + 1);
     }
 
     t.view.grid = t.grid.data();
@@ -106,8 +95,7 @@ const Grid8View& grid8(int grid_size) {
             return t.view;
         }
         default:
-            std::fprintf(stderr, "kquant::iq::grid8: no grid of size %d\n", grid_size);
-            std::abort();
+            throw Error("IQ grid: no 8-value grid of size " + std::to_string(grid_size) + " (256, 512, 1024 or 2048)");
     }
 }
 

@@ -28,7 +28,7 @@ struct Grid8View {
 };
 
 // Host only. Built once per process on first use (thread-safe); grid_size in {256, 512, 1024, 2048}.
-// Aborts the process for any other size (a programming error).
+// Throws kquant::Error for any other size.
 const Grid8View& grid8(int grid_size);
 
 // Value i (0..7) of a grid point: the int8 2l+1.
