@@ -15,75 +15,29 @@
 #include "kquant/presets.h"
 #include "kquant/quantize.h"
 #include "support/preset_models.h"
+#include "support/preset_tables.h"
 
 namespace kquant {
 namespace {
 
 using test::ModelSpec;
 using test::SyntheticModel;
-using Expect = std::map<std::string, std::string>;
-
-struct Case {
-    std::string preset;
-    Expect expect;
-    int n_fallback = 0;
-    bool imatrix = false;  // plan with an imatrix that has an entry for every matrix
-};
+using test::Expect;
+using test::dense;
+using test::moe;
+using Case = test::PresetCase;
 
 const char* const kLowBitPresets[] = {"IQ2_XXS", "IQ2_XS", "IQ2_S",  "IQ2_M", "IQ1_S",     "IQ1_M", "IQ3_XXS", "IQ3_XS",
                                       "IQ3_S",   "IQ3_M",  "TQ1_0",  "TQ2_0", "MXFP4_MOE", "Q1_0",  "Q2_0"};
-
-Expect dense(const std::string& output, const std::string& token, const std::string& q, const std::string& k,
-             const std::string& v, const std::string& o, const std::string& gate, const std::string& up,
-             const std::string& down) {
-    Expect e{{"token_embd.weight", token}, {"attn_q.weight", q},      {"attn_k.weight", k},
-             {"attn_v.weight", v},         {"attn_output.weight", o}, {"ffn_gate.weight", gate},
-             {"ffn_up.weight", up},        {"ffn_down.weight", down}};
-    if (!output.empty()) e["output.weight"] = output;
-    return e;
-}
 
 // Everything but output and token_embd gets `t`.
 Expect rest(const std::string& output, const std::string& token, const std::string& t) {
     return dense(output, token, t, t, t, t, t, t, t);
 }
 
-// gate_up / down apply to the merged experts and to the shared experts alike.
-Expect moe(const std::string& output, const std::string& token, const std::string& q, const std::string& k,
-           const std::string& v, const std::string& o, const std::string& gate_up, const std::string& down) {
-    return {{"output.weight", output},          {"token_embd.weight", token},     {"attn_q.weight", q},
-            {"attn_k.weight", k},               {"attn_v.weight", v},             {"attn_output.weight", o},
-            {"ffn_gate_exps.weight", gate_up},  {"ffn_up_exps.weight", gate_up},  {"ffn_down_exps.weight", down},
-            {"ffn_gate_shexp.weight", gate_up}, {"ffn_up_shexp.weight", gate_up}, {"ffn_down_shexp.weight", down}};
-}
-
+// The low-bit tables are type selection only: every case plans as a dry run.
 void check_table(const ModelSpec& spec, const std::vector<Case>& cases) {
-    const SyntheticModel m = test::make_model(spec);
-    const ModelInfo info = m.info();
-    const Imatrix im = test::full_imatrix(m);
-    std::map<std::string, Type> src;
-    for (const gguf::TensorInfo& t : m.tensors) src[t.name] = t.type;
-
-    for (const Case& c : cases) {
-        SCOPED_TRACE(c.preset + (c.imatrix ? " with imatrix" : ""));
-        QuantParams p;
-        p.set_preset(parse_preset(c.preset));
-        p.dry_run = true;
-        const QuantPlan plan = plan_quantization(m.tensors, info, p, c.imatrix ? &im : nullptr);
-        EXPECT_EQ(plan.n_fallback, c.n_fallback);
-        ASSERT_EQ(plan.tensors.size(), m.tensors.size());
-        std::set<std::string> seen;
-        for (const TensorPlan& t : plan.tensors) {
-            const std::string role = test::role_of(t.name);
-            const auto it = c.expect.find(role);
-            const Type want =
-                it == c.expect.end() ? src.at(t.name) : test::expected_type(it->second, test::layer_of(t.name));
-            EXPECT_EQ(type_info(t.dst_type).name, type_info(want).name) << t.name;
-            if (it == c.expect.end()) { EXPECT_EQ(t.action, TensorAction::Copy) << t.name; }
-            seen.insert(role);
-        }
-        for (const auto& [role, _] : c.expect) EXPECT_TRUE(seen.count(role)) << "no tensor for role " << role;
-    }
+    test::check_preset_table(spec, cases, true);
 }
 
 // (a) Llama-3-8B shapes: gqa 4, no experts, 32 layers (n/8 = 4), every width a multiple of 256.

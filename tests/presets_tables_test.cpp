@@ -10,77 +10,25 @@
 #include "kquant/imatrix.h"
 #include "kquant/presets.h"
 #include "support/preset_models.h"
+#include "support/preset_tables.h"
 
 namespace kquant {
 namespace {
 
 using test::ModelSpec;
 using test::SyntheticModel;
-using Expect = std::map<std::string, std::string>;
+using test::Expect;
+using test::dense;
+using test::moe;
+using Case = test::PresetCase;
 
-struct Case {
-    std::string preset;
-    Expect expect;
-    int n_fallback = 0;
-    bool imatrix = false;  // plan with an imatrix that has an entry for every matrix
-    bool dry_run = false;  // presets we cannot quantize to: type selection only
-};
-
-// use_more_bits(i, n) layer sets, from §4.3's definition worked out by hand.
 const std::string kUmb16 = "0-1,4,7,10,13-15";
 const std::string kUmb24 = "0-2,5,8,11,14,17,20-23";
 const std::string kUmb32 = "0-3,6,9,12,15,18,21,24,27-31";
 
-Expect dense(const std::string& output, const std::string& token, const std::string& q, const std::string& k,
-             const std::string& v, const std::string& o, const std::string& gate, const std::string& up,
-             const std::string& down) {
-    Expect e{{"token_embd.weight", token}, {"attn_q.weight", q},   {"attn_k.weight", k},
-             {"attn_v.weight", v},         {"attn_output.weight", o}, {"ffn_gate.weight", gate},
-             {"ffn_up.weight", up},        {"ffn_down.weight", down}};
-    if (!output.empty()) e["output.weight"] = output;
-    return e;
-}
-
 Expect all_weights(const std::string& output, const std::string& t) { return dense(output, t, t, t, t, t, t, t, t); }
 
-Expect moe(const std::string& output, const std::string& token, const std::string& q, const std::string& k,
-           const std::string& v, const std::string& o, const std::string& gate_up, const std::string& down) {
-    return {{"output.weight", output},       {"token_embd.weight", token},    {"attn_q.weight", q},
-            {"attn_k.weight", k},            {"attn_v.weight", v},            {"attn_output.weight", o},
-            {"ffn_gate_exps.weight", gate_up}, {"ffn_up_exps.weight", gate_up}, {"ffn_down_exps.weight", down},
-            {"ffn_gate_shexp.weight", gate_up}, {"ffn_up_shexp.weight", gate_up}, {"ffn_down_shexp.weight", down}};
-}
-
-void check_table(const ModelSpec& spec, const std::vector<Case>& cases) {
-    const SyntheticModel m = test::make_model(spec);
-    const ModelInfo info = m.info();
-    const Imatrix im = test::full_imatrix(m);
-    std::map<std::string, Type> src;
-    for (const gguf::TensorInfo& t : m.tensors) src[t.name] = t.type;
-
-    for (const Case& c : cases) {
-        SCOPED_TRACE(c.preset + (c.imatrix ? " with imatrix" : "") + (c.dry_run ? " (dry run)" : ""));
-        QuantParams p;
-        p.set_preset(parse_preset(c.preset));
-        p.dry_run = c.dry_run;
-        const QuantPlan plan = plan_quantization(m.tensors, info, p, c.imatrix ? &im : nullptr);
-        EXPECT_EQ(plan.n_fallback, c.n_fallback);
-        ASSERT_EQ(plan.tensors.size(), m.tensors.size());
-        std::set<std::string> seen_roles;
-        for (const TensorPlan& t : plan.tensors) {
-            const std::string role = test::role_of(t.name);
-            const auto it = c.expect.find(role);
-            const Type want = it == c.expect.end() ? src.at(t.name) : test::expected_type(it->second, test::layer_of(t.name));
-            EXPECT_EQ(type_info(t.dst_type).name, type_info(want).name) << t.name;
-            EXPECT_EQ(t.src_type, src.at(t.name)) << t.name;
-            if (it == c.expect.end()) {
-                EXPECT_EQ(t.action, TensorAction::Copy) << t.name;
-            }
-            seen_roles.insert(role);
-        }
-        for (const auto& [role, _] : c.expect) EXPECT_TRUE(seen_roles.count(role)) << "no tensor for role " << role;
-    }
-}
+void check_table(const ModelSpec& spec, const std::vector<Case>& cases) { test::check_preset_table(spec, cases); }
 
 // (a) dense, GQA 4, 32 layers: §4.5's table column by column.
 TEST(PresetTables, DenseGqaLlama) {
