@@ -16,6 +16,7 @@
 
 #include "kquant/codec.h"
 #include "kquant/formats/fp4.h"
+#include "kquant/formats/legacy.h"
 #include "kquant/formats/q1_q2.h"
 #include "kquant/formats/ternary.h"
 #include "kquant/gguf.h"
@@ -284,13 +285,81 @@ TEST(SmallTypesHelpers, Ue4m3EncoderRoundTripsAndRounds) {
     EXPECT_EQ(fp4::fp32_to_ue4m3(0.0155f), 7);             // 7.94 -> 8, clamped to 7
 }
 
-TEST(SmallTypesHelpers, TritCodeFollowsLroundfOnX86) {
-    EXPECT_EQ(ternary::trit_code(0.5f), 2);
-    EXPECT_EQ(ternary::trit_code(-0.5f), 0);
-    EXPECT_EQ(ternary::trit_code(0.49999997f), 1);
-    EXPECT_EQ(ternary::trit_code(std::numeric_limits<float>::infinity()), 1);
-    EXPECT_EQ(ternary::trit_code(-std::numeric_limits<float>::infinity()), 1);
-    EXPECT_EQ(ternary::trit_code(std::nanf("")), 1);
+TEST(SmallTypesHelpers, TritByteFollowsLroundfOnX86) {
+    auto byte = [](float v) { return ternary::trit_byte(v) & 0xff; };
+    EXPECT_EQ(byte(0.5f), 2);
+    EXPECT_EQ(byte(-0.5f), 0);
+    EXPECT_EQ(byte(0.49999997f), 1);
+    EXPECT_EQ(byte(2.5f), 4);
+    EXPECT_EQ(byte(-300.0f), (-300 + 1) & 0xff);
+    EXPECT_EQ(byte(4294967296.0f), 1);  // lround: 2^32, low byte 0
+    EXPECT_EQ(byte(std::numeric_limits<float>::infinity()), 1);
+    EXPECT_EQ(byte(-std::numeric_limits<float>::infinity()), 1);
+    EXPECT_EQ(byte(std::nanf("")), 1);
+}
+
+// Floats to check a rounding helper on: every 65537th bit pattern (all binades, both signs, NaNs and
+// infinities), and the 4096 floats each side of the rounding boundaries and of the integer limits.
+std::vector<float> rounding_sweep() {
+    std::vector<float> v;
+    for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 65537) v.push_back(f32_from_bits(static_cast<uint32_t>(u)));
+    for (float b : {0.0f, 0.5f, 1.0f, 1.5f, 2.5f, 2147483648.0f, 9.2233720368547758e18f}) {
+        for (float s : {1.0f, -1.0f}) {
+            const uint32_t u = f32_bits(s * b);
+            for (uint32_t j = 0; j < 4096; ++j) {
+                v.push_back(f32_from_bits(u + j));
+                if (u >= j) v.push_back(f32_from_bits(u - j));
+            }
+        }
+    }
+    return v;
+}
+
+// The comparisons of q2_0::code and ternary::trit_byte against the reference's arithmetic, as x86-64 runs
+// it: (int)roundf(v) (cvttss2si: INT32_MIN out of range) and the low byte of lroundf(v) + 1 (LONG_MIN out
+// of range; the packing keeps that byte only).
+#if defined(__x86_64__)
+TEST(SmallTypesHelpers, RoundingByComparisonsEqualsLibm) {
+    for (float v : rounding_sweep()) {
+        const int q2 = kq_clamp(static_cast<int>(legacy::trunc_to_int32_x86(std::roundf(v))) + 1, 0, 3);
+        ASSERT_EQ(q2_0::code(v), q2) << std::hexfloat << v;
+        const int trit = static_cast<int>((std::lroundf(v) + 1) & 0xff);
+        ASSERT_EQ(ternary::trit_byte(v) & 0xff, trit) << std::hexfloat << v;
+    }
+}
+#endif
+
+// fp4::best_index (scaled table, scalar form) against the reference's scan of all sixteen v[i]*d, for every
+// MXFP4 and NVFP4 half-scale and values around every table point, their midpoints, 0, NaN and infinities.
+TEST(SmallTypesHelpers, Fp4BestIndexEqualsTheSixteenCodeScan) {
+    constexpr fp4::Table T = fp4::table();
+    std::vector<float> scales;
+    for (int e = 0; e < 256; ++e) scales.push_back(fp4::e8m0_to_fp32_half(static_cast<uint8_t>(e)));
+    for (int u = 0; u < 256; ++u) scales.push_back(fp4::ue4m3_to_fp32_half(static_cast<uint8_t>(u)));
+    for (float d : scales) {
+        const fp4::ScaledT<float> s = fp4::scaled(T.v, d);
+        std::vector<float> xs = {0.0f, -0.0f, std::nanf(""), -std::nanf(""), std::numeric_limits<float>::infinity(),
+                                 -std::numeric_limits<float>::infinity(), 3.4028235e38f, 1e-45f};
+        for (int i = 0; i < 16; ++i)
+            for (int h = 0; h < 2; ++h) {
+                const float a = static_cast<float>(T.v[i]) * d;
+                const float b = static_cast<float>(T.v[(i + 1) % 16]) * d;
+                const float c = h == 0 ? a : 0.5f * (a + b);
+                for (int j = -3; j <= 3; ++j) xs.push_back(f32_from_bits(f32_bits(c) + static_cast<uint32_t>(j)));
+            }
+        for (float x : xs) {
+            int expect = 0;
+            float best = std::fabs(static_cast<float>(T.v[0]) * d - x);
+            for (int i = 1; i < 16; ++i) {
+                const float err = std::fabs(static_cast<float>(T.v[i]) * d - x);
+                if (err < best) {
+                    best = err;
+                    expect = i;
+                }
+            }
+            ASSERT_EQ(fp4::best_index(s, x), expect) << std::hexfloat << "d " << d << " x " << x;
+        }
+    }
 }
 
 }  // namespace

@@ -8,7 +8,11 @@
 //   (Q2_K..Q6_K, IQ4_XS)    max(1, W / sub-blocks per block) blocks (Q4_K AVX2: 1 block = 1 vector;
 //                           Q6_K AVX2: 1 block = 2 vectors; Q4_K AVX-512: 2 blocks = 1 vector)
 //   Q4_0..Q8_0, IQ4_NL      one block per lane, W consecutive blocks
-//   other codecs            none: the scalar codec serves them
+//   single-pass units       one unit (formats/units.h) per lane, W consecutive units: the unit's scale
+//   (TQ1_0, TQ2_0, MXFP4,   (a per-unit step) stays scalar, the codes run in lanes
+//    NVFP4, Q2_0)
+//   grid codecs (IQ1-IQ3),  none: the scalar codec serves them
+//   Q1_0
 // A row whose block count is not a multiple of the batch ends with a partial batch: the missing lanes
 // run on zeros and their results are dropped. Per-block steps the scalar path runs on a whole block
 // (σ², phase 2's block scales, packing) stay scalar here, on the same functions.
@@ -147,6 +151,35 @@ void quantize_row_blocks(const float* x, void* out, int64_t n_per_row, const flo
     }
 }
 
+// ---- single-pass units: one unit per lane --------------------------------------------------------
+// The importance weights are not read (these formats ignore them, as ggml does).
+template <class C, class V>
+void quantize_row_units(const float* x, void* out, int64_t n_per_row, const float*) {
+    constexpr int W = LaneTraits<V>::kWidth, kLen = C::kUnitElems, kPerBlock = C::kBlockElems / kLen;
+    auto* y = static_cast<typename C::Block*>(out);
+    const int64_t nu = n_per_row / kLen;
+
+    V xs[kLen];
+    LaneCode<V> L[kLen];
+    alignas(64) float f[W];
+    uint8_t Lb[W * kLen];
+
+    for (int64_t u0 = 0; u0 < nu; u0 += W) {
+        const int units = static_cast<int>(min_i64(W, nu - u0));
+        load_units(x + u0 * kLen, units, kLen, xs);
+        for (int k = 0; k < W; ++k) {
+            const int64_t u = u0 + k;
+            f[k] = k < units ? C::unit_scale(x + u * kLen, static_cast<int>(u % kPerBlock), y + u / kPerBlock) : 0.0f;
+        }
+        C::template unit_codes<V>(xs, LaneTraits<V>::load(f), L);
+        store_codes<V>(L, units, kLen, Lb);
+        for (int k = 0; k < units; ++k) {
+            const int64_t u = u0 + k;
+            C::pack_unit(Lb + k * kLen, static_cast<int>(u % kPerBlock), y + u / kPerBlock);
+        }
+    }
+}
+
 // The vectorized row quantizer of codec C on lane type V, chosen by the interface C has; nullptr for a
 // codec the lane drivers do not serve (the scalar codec runs it).
 template <class C, class V>
@@ -155,6 +188,8 @@ constexpr RawQuantizeRowFn lane_driver() {
         return &quantize_row_phased<C, V>;
     else if constexpr (BlockLanes<C>)
         return &quantize_row_blocks<C, V>;
+    else if constexpr (UnitLanes<C>)
+        return &quantize_row_units<C, V>;
     else
         return nullptr;
 }

@@ -61,15 +61,18 @@ using Codecs = CodecList<
 constexpr bool has_codec(Type t) { return Codecs::contains(t); }
 
 // The interfaces the SIMD lane drivers (host/cpu/lane_rows.h) run: phased super-blocks (one sub-block per
-// lane) or 32-element blocks with fit/store (one block per lane). Other codecs run scalar on every level.
+// lane), 32-element blocks with fit/store (one block per lane), or single-pass units (formats/units.h,
+// one unit per lane). The grid codecs run scalar on every level.
 template <class C>
 concept PhasedLanes = requires { C::kSubblocks; C::set_block_scales; C::pack_column; };
 template <class C>
 concept BlockLanes = requires { C::store; } && C::kBlockElems == 32;
+template <class C>
+concept UnitLanes = requires { C::kUnitElems; C::unit_scale; C::pack_unit; };
 
 constexpr bool has_lane_driver(Type t) {
     bool v = false;
-    Codecs::visit(t, [&]<class C>(Tag<C>) { v = PhasedLanes<C> || BlockLanes<C>; });
+    Codecs::visit(t, [&]<class C>(Tag<C>) { v = PhasedLanes<C> || BlockLanes<C> || UnitLanes<C>; });
     return v;
 }
 

@@ -6,7 +6,9 @@
 #include <cstdint>
 
 #include "kquant/hd.h"
+#include "kquant/formats/units.h"
 #include "kquant/numeric.h"
+#include "kquant/simd/lanes.h"
 #include "kquant/types.h"
 
 namespace kquant {
@@ -35,29 +37,53 @@ struct Table {
 };
 KQ_HD constexpr Table table() { return Table{{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}}; }
 
-// The table under half-scale d: vd[i] = v[i]*d, the same float product the reference forms for every
-// element (made once per block here).
-struct Scaled {
-    float vd[16];
+// The table under half-scale d: vd[i] = v[i]*d, the same float products the reference forms for every
+// element (made once per unit here). V: float, or a vector of one unit per lane (simd/lanes.h).
+template <class V>
+struct ScaledT {
+    V vd[16];
 };
-KQ_HD Scaled scaled(const int8_t* v, float d) {
-    Scaled s;
-    for (int i = 0; i < 16; ++i) s.vd[i] = static_cast<float>(v[i]) * d;
+template <class V>
+KQ_HD ScaledT<V> scaled(const int8_t* v, V d) {
+    ScaledT<V> s;
+    for (int i = 0; i < 16; ++i) s.vd[i] = V(static_cast<float>(v[i])) * d;
     return s;
 }
 
 // ggml's best_index_mxfp4: the first code with the smallest |v[i]*d - x| (strict <, so +0 beats -0).
-KQ_HD int best_index(const Scaled& s, float x) {
-    int best = 0;
-    float best_err = kq_fabs(s.vd[0] - x);
+// The scalar form is the reference's branch, which compilers turn into selects across the elements of
+// the calling loop (the codes of a unit are independent); a vector spells out those selects per lane.
+template <class V>
+KQ_HD LaneInt<V> best_index(const ScaledT<V>& s, V x) {
+    using I = LaneInt<V>;
+    I best = I(0);
+    V best_err = kq_fabs(s.vd[0] - x);
     for (int i = 1; i < 16; ++i) {
-        const float err = kq_fabs(s.vd[i] - x);
-        if (err < best_err) {
-            best = i;
-            best_err = err;
+        const V err = kq_fabs(s.vd[i] - x);
+        if constexpr (LaneTraits<V>::kWidth == 1) {
+            if (err < best_err) {
+                best = i;
+                best_err = err;
+            }
+        } else {
+            const LaneMask<V> better = err < best_err;
+            best = select(better, I(i), best);
+            best_err = select(better, err, best_err);
         }
     }
     return best;
+}
+
+// The codes of n values of one unit under half-scale d.
+template <class V>
+KQ_HD void codes(const int8_t* v, const V* x, int n, V d, LaneCode<V>* L) {
+    const ScaledT<V> s = scaled(v, d);
+    for (int j = 0; j < n; ++j) L[j] = to_code(best_index(s, x[j]));
+}
+
+// n codes into n/2 bytes: byte j holds the code of element j (low nibble) and of element j + n/2 (high).
+KQ_HD void pack_nibbles(const uint8_t* L, int n, uint8_t* qs) {
+    for (int j = 0; j < n / 2; ++j) qs[j] = static_cast<uint8_t>(L[j] | (L[n / 2 + j] << 4));
 }
 
 // floorf(log2f(a)) for a finite a > 0, from the bits (no libm, so host and device agree).
@@ -144,16 +170,6 @@ KQ_HD float abs_max(const float* x, int n) {
     return amax;
 }
 
-// n values under half-scale d: byte j holds the codes of x[j] (low) and x[j + n/2] (high).
-KQ_HD void pack_codes(const int8_t* v, const float* x, int n, float d, uint8_t* qs) {
-    const Scaled s = scaled(v, d);
-    for (int j = 0; j < n / 2; ++j) {
-        const int lo = best_index(s, x[j]);
-        const int hi = best_index(s, x[n / 2 + j]);
-        qs[j] = static_cast<uint8_t>(lo | (hi << 4));
-    }
-}
-
 KQ_HD void unpack_codes(const int8_t* v, const uint8_t* qs, int n, float d, float* y) {
     for (int j = 0; j < n / 2; ++j) {
         y[j] = static_cast<float>(v[qs[j] & 0x0F]) * d;
@@ -166,18 +182,25 @@ KQ_HD void unpack_codes(const int8_t* v, const uint8_t* qs, int n, float d, floa
 namespace codec {
 
 // MXFP4 (ggml's quantize_row_mxfp4_ref): e from the block's |max|, codes nearest under 2^(e-128).
+// One unit (formats/units.h) per block.
 struct MXFP4 {
     using Block = block_mxfp4;
     static constexpr Type type = Type::MXFP4;
     static constexpr int kBlockElems = QK_MXFP4;
+    static constexpr int kUnitElems = QK_MXFP4;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        constexpr fp4::Table T = fp4::table();
-        const uint8_t e = fp4::e8m0_exponent(fp4::abs_max(x, QK_MXFP4));
-        y->e = e;
-        fp4::pack_codes(T.v, x, QK_MXFP4, fp4::e8m0_to_fp32_half(e), y->qs);
+    KQ_HD static float unit_scale(const float* x, int, Block* y) {
+        y->e = fp4::e8m0_exponent(fp4::abs_max(x, QK_MXFP4));
+        return fp4::e8m0_to_fp32_half(y->e);
     }
+    template <class V>
+    KQ_HD static void unit_codes(const V* x, V d, LaneCode<V>* L) {
+        constexpr fp4::Table T = fp4::table();
+        fp4::codes(T.v, x, QK_MXFP4, d, L);
+    }
+    KQ_HD static void pack_unit(const uint8_t* L, int, Block* y) { fp4::pack_nibbles(L, QK_MXFP4, y->qs); }
+    KQ_HD static void quantize(const float* x, Block* y) { quantize_units<MXFP4>(x, y); }
     KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
     KQ_HD static void dequantize(const Block* b, float* y) {
         constexpr fp4::Table T = fp4::table();
@@ -185,23 +208,28 @@ struct MXFP4 {
     }
 };
 
-// NVFP4 (ggml's quantize_row_nvfp4_ref): per 16-element sub-block, the UE4M3 code of |max|/6 and the
-// nearest codes under its decoded (half) value.
+// NVFP4 (ggml's quantize_row_nvfp4_ref): per 16-element sub-block (a unit), the UE4M3 code of |max|/6 and
+// the nearest codes under its decoded (half) value.
 struct NVFP4 {
     using Block = block_nvfp4;
     static constexpr Type type = Type::NVFP4;
     static constexpr int kBlockElems = QK_NVFP4;
+    static constexpr int kUnitElems = QK_NVFP4_SUB;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        constexpr fp4::Table T = fp4::table();
-        for (int s = 0; s < QK_NVFP4 / QK_NVFP4_SUB; ++s) {
-            const float* xb = x + s * QK_NVFP4_SUB;
-            const uint8_t ue = fp4::fp32_to_ue4m3(fp4::abs_max(xb, QK_NVFP4_SUB) / 6.0f);
-            y->d[s] = ue;
-            fp4::pack_codes(T.v, xb, QK_NVFP4_SUB, fp4::ue4m3_to_fp32_half(ue), y->qs + s * (QK_NVFP4_SUB / 2));
-        }
+    KQ_HD static float unit_scale(const float* x, int s, Block* y) {
+        y->d[s] = fp4::fp32_to_ue4m3(fp4::abs_max(x, QK_NVFP4_SUB) / 6.0f);
+        return fp4::ue4m3_to_fp32_half(y->d[s]);
     }
+    template <class V>
+    KQ_HD static void unit_codes(const V* x, V d, LaneCode<V>* L) {
+        constexpr fp4::Table T = fp4::table();
+        fp4::codes(T.v, x, QK_NVFP4_SUB, d, L);
+    }
+    KQ_HD static void pack_unit(const uint8_t* L, int s, Block* y) {
+        fp4::pack_nibbles(L, QK_NVFP4_SUB, y->qs + s * (QK_NVFP4_SUB / 2));
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { quantize_units<NVFP4>(x, y); }
     KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
     KQ_HD static void dequantize(const Block* b, float* y) {
         constexpr fp4::Table T = fp4::table();

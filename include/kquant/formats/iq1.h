@@ -101,27 +101,17 @@ KQ_HD void split_levels(int n, const int* order, int i1, int i2, int8_t* L) {
     for (int j = i2; j < n; ++j) L[order[j]] = 2;
 }
 
-// Weighted squared error of one 8-group at grid point p, as ggml's iq1_find_best_neighbour2.
-KQ_HD float group_d2(uint64_t p, const float* xval, const float* w, float scale, const float* xg) {
-    float d2 = 0.0f;
-    for (int i = 0; i < 8; ++i) {
-        const float q = xg[iq::grid8_level(p, i)];
-        const float diff = scale * q - xval[i];
-        d2 += w[i] * diff * diff;
-    }
-    return d2;
-}
-
-// ggml's iq1_find_best_neighbour2: the listed neighbour (nb[0] = count, then indices) of least d2, first
-// wins; L gets its levels. If none beats FLT_MAX (only with inf/NaN sums) ggml scans the whole grid, but
-// reads xval[grid index] there (past the group: not reproducible); we scan with xval[j]. If that fails
-// too ggml asserts; we take point 0.
+// ggml's iq1_find_best_neighbour2: the listed neighbour (nb[0] = count, then indices) of least distance
+// (iq::grid8_d2 over the level values xg), first wins; L gets its levels. If none beats FLT_MAX (only with
+// inf/NaN sums) ggml scans the whole grid, but reads xval[grid index] there (past the group: not
+// reproducible); we scan with xval[j]. If that fails too ggml asserts; we take point 0.
 KQ_HD int best_neighbour(const iq::Grid8View& g, const uint16_t* nb, const float* xval, const float* w,
                          float scale, const float* xg, int8_t* L) {
+    const iq::Grid8Terms T = iq::grid8_terms(xval, w, scale, xg);
     float best = FLT_MAX;
     int index = -1;
     for (int j = 1; j <= nb[0]; ++j) {
-        const float d2 = group_d2(g.grid[nb[j]], xval, w, scale, xg);
+        const float d2 = iq::grid8_d2(T, g.grid[nb[j]]);
         if (d2 < best) {
             best = d2;
             index = nb[j];
@@ -129,7 +119,7 @@ KQ_HD int best_neighbour(const iq::Grid8View& g, const uint16_t* nb, const float
     }
     if (index < 0) {
         for (int i = 0; i < g.grid_size; ++i) {
-            const float d2 = group_d2(g.grid[i], xval, w, scale, xg);
+            const float d2 = iq::grid8_d2(T, g.grid[i]);
             if (d2 < best) {
                 best = d2;
                 index = i;

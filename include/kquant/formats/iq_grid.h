@@ -47,21 +47,42 @@ KQ_HD int grid8_key(const int8_t* L) {
 // The neighbour list (count first) of an off-grid key, i.e. one whose map entry is negative.
 KQ_HD const uint16_t* grid8_neighbours(const Grid8View& g, int key) { return g.neighbours - g.map[key] - 1; }
 
-// As ggml's iq2_find_best_neighbour: among the listed points, the one of least sum w_i*(scale*q_i - x_i)^2
-// (first wins on ties), q_i the point's values 2l+1. Writes its eight levels to L, returns its index.
-// Numeric contract: float32, terms in element order, (w*diff)*diff, no contraction.
+// The weighted squared distance of a group of 8 to a grid point, sum w_i*(scale*q(l_i) - x_i)^2 over the
+// point's levels l_i, as ggml's neighbour searches form it: float32, terms in element order, (w*diff)*diff,
+// no contraction. An element takes one of three levels, so its three possible terms are formed once per
+// search (the same floats the reference forms for every point) and a point's distance is their sum.
+// The terms are indexed by the point's raw value byte 2l+1 (1, 3 or 5: its low three bits), so a point's
+// distance reads eight bytes and adds eight table entries.
+struct Grid8Terms {
+    float t[8][8];  // t[i][2l+1]; the even slots are unused
+};
+// q: the value of each level (the IQ2 grids: 2l+1; IQ1: its shifted values).
+KQ_HD Grid8Terms grid8_terms(const float* x, const float* w, float scale, const float* q) {
+    Grid8Terms T;
+    for (int i = 0; i < 8; ++i)
+        for (int l = 0; l < 3; ++l) {
+            const float diff = scale * q[l] - x[i];
+            T.t[i][2 * l + 1] = w[i] * diff * diff;
+        }
+    return T;
+}
+KQ_HD float grid8_d2(const Grid8Terms& T, uint64_t point) {
+    float d2 = 0.0f;
+    for (int i = 0; i < 8; ++i) d2 += T.t[i][(point >> (8 * i)) & 7u];
+    return d2;
+}
+
+// As ggml's iq2_find_best_neighbour: among the listed points, the one of least distance (grid8_d2 with
+// q = 2l+1; first wins on ties). Writes its eight levels to L, returns its index.
 KQ_HD int grid8_best_neighbour(const Grid8View& g, const uint16_t* list, const float* x, const float* w,
                                float scale, int8_t* L) {
+    constexpr float kValues[3] = {1.0f, 3.0f, 5.0f};
+    const Grid8Terms T = grid8_terms(x, w, scale, kValues);
     const int n = list[0];
     float best_d2 = 3.40282347e+38f;  // FLT_MAX
     int best = -1;
     for (int j = 1; j <= n; ++j) {
-        const uint64_t p = g.grid[list[j]];
-        float d2 = 0.0f;
-        for (int i = 0; i < 8; ++i) {
-            const float diff = scale * static_cast<float>(grid8_value(p, i)) - x[i];
-            d2 += w[i] * diff * diff;
-        }
+        const float d2 = grid8_d2(T, g.grid[list[j]]);
         if (d2 < best_d2) {
             best_d2 = d2;
             best = list[j];

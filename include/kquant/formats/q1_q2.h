@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kquant/formats/legacy.h"
+#include "kquant/formats/units.h"
 #include "kquant/numeric.h"
 #include "kquant/simd/lanes.h"
 #include "kquant/types.h"
@@ -24,10 +24,25 @@ struct block_q2_0 {
 };
 static_assert(sizeof(block_q1_0) == 18 && sizeof(block_q2_0) == 18);
 
+// Q2_0's code, (int)roundf(v) + 1 clamped to 0..3, read off by comparisons: roundf rounds halves away
+// from zero, so the code is [v > -0.5] + [v >= 0.5] + [v >= 1.5], except where x86's conversion gives
+// INT32_MIN (v >= 2^31 and inf: code 0; NaN: every comparison is false, code 0; v <= -2^31 already
+// counts 0).
+namespace q2_0 {
+template <class V>
+KQ_HD LaneInt<V> code(V v) {
+    using I = LaneInt<V>;
+    const I q = select(v > V(-0.5f), I(1), I(0)) + select(v >= V(0.5f), I(1), I(0)) + select(v >= V(1.5f), I(1), I(0));
+    return select(v >= V(2147483648.0f), I(0), q);
+}
+}  // namespace q2_0
+
 namespace codec {
 
 // Q1_0 (ggml's quantize_row_q1_0_ref): d = (sequential float sum of |x|) / 128, one sign bit per element
-// (set for x >= 0, so -0.0 counts as positive and NaN as negative).
+// (set for x >= 0, so -0.0 counts as positive and NaN as negative). Not a units codec (formats/units.h):
+// the sequential sum is most of the work and the codes are one comparison, so lanes do not pay (the lane
+// driver measured 0.62x this scalar code, benchmarks/RESULTS.md).
 struct Q1_0 {
     using Block = block_q1_0;
     static constexpr Type type = Type::Q1_0;
@@ -53,31 +68,31 @@ struct Q1_0 {
     }
 };
 
-// Q2_0 (ggml's quantize_row_q2_0_ref): d = |max|, code (int)roundf(x/d) + 1 clamped to 0..3. When d is
-// subnormal, 1/d is inf and x*id is +-inf or NaN: x86's int conversion gives INT32_MIN there, so code 0.
+// Q2_0 (ggml's quantize_row_q2_0_ref): one unit per block, d = |max|, codes q2_0::code(x/d) (when d is
+// subnormal, 1/d is inf and x*id is +-inf or NaN: code 0, as x86 gives).
 struct Q2_0 {
     using Block = block_q2_0;
     static constexpr Type type = Type::Q2_0;
     static constexpr int kBlockElems = QK2_0;
+    static constexpr int kUnitElems = QK2_0;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
+    KQ_HD static float unit_scale(const float* x, int, Block* y) {
         float amax = 0.0f;
         for (int j = 0; j < QK2_0; ++j)
             if (kq_fabs(x[j]) > amax) amax = kq_fabs(x[j]);
-        const float d = amax;
-        const float id = d > 0.0f ? 1.0f / d : 0.0f;
-        y->d = fp32_to_fp16(d);
-        for (int i = 0; i < QK2_0 / 4; ++i) {
-            uint8_t bits = 0;
-            for (int k = 0; k < 4; ++k) {
-                // INT32_MIN + 1 cannot overflow; the clamp then gives 0.
-                const int q = kq_clamp(legacy::trunc_to_int32_x86(kq_round(x[4 * i + k] * id)) + 1, 0, 3);
-                bits = static_cast<uint8_t>(bits | (q << (2 * k)));
-            }
-            y->qs[i] = bits;
-        }
+        y->d = fp32_to_fp16(amax);
+        return amax > 0.0f ? 1.0f / amax : 0.0f;
     }
+    template <class V>
+    KQ_HD static void unit_codes(const V* x, V id, LaneCode<V>* L) {
+        for (int j = 0; j < QK2_0; ++j) L[j] = to_code(q2_0::code(x[j] * id));
+    }
+    KQ_HD static void pack_unit(const uint8_t* L, int, Block* y) {
+        for (int i = 0; i < QK2_0 / 4; ++i)
+            y->qs[i] = static_cast<uint8_t>(L[4 * i] | (L[4 * i + 1] << 2) | (L[4 * i + 2] << 4) | (L[4 * i + 3] << 6));
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { quantize_units<Q2_0>(x, y); }
     KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);

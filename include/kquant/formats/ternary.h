@@ -5,6 +5,8 @@
 #include <cstdint>
 
 #include "kquant/blocks.h"
+#include "kquant/formats/legacy.h"
+#include "kquant/formats/units.h"
 #include "kquant/numeric.h"
 #include "kquant/simd/lanes.h"
 #include "kquant/types.h"
@@ -24,25 +26,37 @@ static_assert(sizeof(block_tq1_0) == 54 && sizeof(block_tq2_0) == 66);
 
 namespace ternary {
 
-// lroundf(v) + 1 narrowed to int, as ggml's x86-64 build computes it: lroundf rounds halves away from zero,
-// and gives LONG_MIN for inf and NaN (the case 1/d = inf, d subnormal), so the low 32 bits are 1 there.
-KQ_HD int trit_code(float v) {
-    if (!(kq_fabs(v) < 9.2233720368547758e18f)) return 1;
-    return static_cast<int>(static_cast<int64_t>(kq_round(v)) + 1);
+// The low byte of lroundf(v) + 1, as ggml's x86-64 build computes it (the packing keeps only that byte):
+// below |v| = 1.5 (every finite v = x/d) the rounding is read off by comparisons; below 2^31 it is the
+// int32 rounding; from 2^31 up v is a multiple of 256, and inf and NaN give LONG_MIN: low byte 0, code 1.
+template <class V>
+KQ_HD LaneInt<V> trit_byte(V v) {
+    using I = LaneInt<V>;
+    const V a = kq_fabs(v);
+    const I small = select(v > V(-0.5f), I(1), I(0)) + select(v >= V(0.5f), I(1), I(0));
+    if (all(a < V(1.5f))) return small;
+    const I rounded = legacy::trunc_i32(kq_round(v)) + I(1);
+    return select(a < V(1.5f), small, select(a < V(2147483648.0f), rounded, I(1)));
 }
 
-// Scale of a 256-element block: d = |max| (MAX macro order), inverse 1/d or 0.
-KQ_HD float block_amax(const float* x) {
+// Scale of a 256-element block: d = |max| (MAX macro order, so a NaN propagates); the codes take 1/d or 0.
+KQ_HD float block_scale(const float* x, uint16_t* d) {
     float amax = 0.0f;
     for (int j = 0; j < QK_K; ++j) amax = kq_max(amax, kq_fabs(x[j]));
-    return amax;
+    *d = fp32_to_fp16(amax);
+    return amax != 0.0f ? 1.0f / amax : 0.0f;
 }
 
-// Base-3 byte of n trits x[0], x[stride], ...: first trit most significant, then scaled to 8 bits by
+template <class V>
+KQ_HD void trit_codes(const V* x, V id, LaneCode<V>* L) {
+    for (int j = 0; j < QK_K; ++j) L[j] = to_code(trit_byte(x[j] * id));
+}
+
+// Base-3 byte of n trit codes L[0], L[stride], ...: first trit most significant, then scaled to 8 bits by
 // the ceiling of q*256/243 (ggml's packing, so that the trits come back by multiplying by 3).
-KQ_HD uint8_t pack_trits(const float* x, int stride, int n, float id) {
+KQ_HD uint8_t pack_trits(const uint8_t* L, int stride, int n) {
     uint8_t q = 0;
-    for (int t = 0; t < n; ++t) q = static_cast<uint8_t>(q * 3 + trit_code(x[t * stride] * id));
+    for (int t = 0; t < n; ++t) q = static_cast<uint8_t>(q * 3 + L[t * stride]);
     for (int t = n; t < 5; ++t) q = static_cast<uint8_t>(q * 3);  // the 4-trit qh bytes: shift by one trit
     return static_cast<uint8_t>((static_cast<uint16_t>(q) * 256 + 242) / 243);
 }
@@ -63,16 +77,20 @@ struct TQ1_0 {
     using Block = block_tq1_0;
     static constexpr Type type = Type::TQ1_0;
     static constexpr int kBlockElems = QK_K;
+    static constexpr int kUnitElems = QK_K;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        const float d = ternary::block_amax(x);
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y->d = fp32_to_fp16(d);
-        for (int m = 0; m < 32; ++m) y->qs[m] = ternary::pack_trits(x + m, 32, 5, id);
-        for (int m = 0; m < 16; ++m) y->qs[32 + m] = ternary::pack_trits(x + 160 + m, 16, 5, id);
-        for (int j = 0; j < 4; ++j) y->qh[j] = ternary::pack_trits(x + 240 + j, 4, 4, id);
+    KQ_HD static float unit_scale(const float* x, int, Block* y) { return ternary::block_scale(x, &y->d); }
+    template <class V>
+    KQ_HD static void unit_codes(const V* x, V id, LaneCode<V>* L) {
+        ternary::trit_codes(x, id, L);
     }
+    KQ_HD static void pack_unit(const uint8_t* L, int, Block* y) {
+        for (int m = 0; m < 32; ++m) y->qs[m] = ternary::pack_trits(L + m, 32, 5);
+        for (int m = 0; m < 16; ++m) y->qs[32 + m] = ternary::pack_trits(L + 160 + m, 16, 5);
+        for (int j = 0; j < 4; ++j) y->qh[j] = ternary::pack_trits(L + 240 + j, 4, 4);
+    }
+    KQ_HD static void quantize(const float* x, Block* y) { quantize_units<TQ1_0>(x, y); }
     KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
@@ -92,20 +110,23 @@ struct TQ2_0 {
     using Block = block_tq2_0;
     static constexpr Type type = Type::TQ2_0;
     static constexpr int kBlockElems = QK_K;
+    static constexpr int kUnitElems = QK_K;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static void quantize(const float* x, Block* y) {
-        const float d = ternary::block_amax(x);
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y->d = fp32_to_fp16(d);
+    KQ_HD static float unit_scale(const float* x, int, Block* y) { return ternary::block_scale(x, &y->d); }
+    template <class V>
+    KQ_HD static void unit_codes(const V* x, V id, LaneCode<V>* L) {
+        ternary::trit_codes(x, id, L);
+    }
+    KQ_HD static void pack_unit(const uint8_t* L, int, Block* y) {
         for (int g = 0; g < 2; ++g)
             for (int m = 0; m < 32; ++m) {
                 uint8_t q = 0;
-                for (int n = 0; n < 4; ++n)
-                    q = static_cast<uint8_t>(q + ((ternary::trit_code(x[128 * g + 32 * n + m] * id) & 3) << (2 * n)));
+                for (int n = 0; n < 4; ++n) q = static_cast<uint8_t>(q + ((L[128 * g + 32 * n + m] & 3) << (2 * n)));
                 y->qs[32 * g + m] = q;
             }
     }
+    KQ_HD static void quantize(const float* x, Block* y) { quantize_units<TQ2_0>(x, y); }
     KQ_HD static void quantize_weighted(const float* x, const float*, float, Block* y) { quantize(x, y); }
     KQ_HD static void dequantize(const Block* b, float* y) {
         const float d = fp16_to_fp32(b->d);
