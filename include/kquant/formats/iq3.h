@@ -62,18 +62,23 @@ KQ_HD int level_code(const int8_t* L) {
 
 // As ggml's iq3_find_best_neighbour: the listed grid point nearest to xval/scale under the weights w
 // (first of equals wins); writes its levels to L and returns its index. The sum is sequential, w*diff*diff.
+// Each element's term for each of the eight values is formed once (the same floats the reference forms
+// per point, t[i][value], value 2l+1 = 1..15) and a point's distance adds its four terms in order.
 KQ_HD int best_neighbour(const iq::Grid4View& g, const uint16_t* nb, const float* xval, const float* w, float scale,
                          int8_t* L) {
+    float t[4][16];
+    for (int i = 0; i < 4; ++i)
+        for (int l = 0; l < kMaxQ; ++l) {
+            const float diff = scale * static_cast<float>(2 * l + 1) - xval[i];
+            t[i][2 * l + 1] = w[i] * diff * diff;
+        }
     const int n = nb[0];
     float best_d2 = 3.40282347e+38f;  // FLT_MAX
     int best = nb[1];  // ggml asserts some distance beats FLT_MAX; all-inf/NaN distances fall back to the first
     for (int j = 1; j <= n; ++j) {
         const uint32_t p = g.grid[nb[j]];
         float d2 = 0.0f;
-        for (int i = 0; i < 4; ++i) {
-            const float diff = scale * static_cast<float>(grid_value(p, i)) - xval[i];
-            d2 += w[i] * diff * diff;
-        }
+        for (int i = 0; i < 4; ++i) d2 += t[i][grid_value(p, i) & 15];
         if (d2 < best_d2) {
             best_d2 = d2;
             best = nb[j];
