@@ -1,5 +1,7 @@
-// Single-thread CPU quantization throughput per type (weights/s), plain and with importance weights.
-// The scalar path is byte-identical to ggml's reference, so it stands for llama-quantize's per-thread speed.
+// Single-thread CPU quantization throughput per type (weights/s), plain and with importance weights: the
+// scalar path ("scalar/<type>") and each SIMD level this CPU has where the type has a lane driver
+// ("avx2/<type>", "avx512/<type>"). The scalar path is byte-identical to ggml's reference, so it stands
+// for llama-quantize's per-thread speed.
 // Built with -DKQUANT_GGML_DIR=<ggml checkout>, the same run also times ggml's own quantize_<type> (what
 // ggml_quantize_chunk, and so llama-quantize, calls) on the same data as "ggml/<type>", after checking
 // that its bytes equal the scalar path's (the IQ grids are built first, as ggml_quantize_init would).
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "kquant/codecs.h"
 #include "kquant/quantize.h"
 
 #if KQ_BENCH_GGML
@@ -61,8 +64,8 @@ const std::vector<float>& weights() {
     return w;
 }
 
-void BM_quantize(benchmark::State& state, kquant::Type t, bool imat) {
-    const kquant::RowCodec* c = kquant::scalar_codec(t);
+void BM_quantize(benchmark::State& state, kquant::Type t, kquant::CpuIsa isa, bool imat) {
+    const kquant::RowCodec* c = kquant::cpu_codec(t, isa);
     const auto& x = input();
     std::vector<uint8_t> out(kquant::row_bytes(t, kCols) * kRows);
     for (auto _ : state) {
@@ -123,12 +126,17 @@ const int registered = [] {
         const std::string name(kquant::type_info(t).name);
         // ggml asserts on a plain call of a type that requires an imatrix (IQ2_XXS, IQ2_XS, IQ1_S).
         const bool plain = !kquant::type_info(t).requires_imatrix;
-        if (plain)
-            benchmark::RegisterBenchmark(("scalar/" + name).c_str(), BM_quantize, t, false)
-                ->Unit(benchmark::kMillisecond);
-        if (kquant::type_info(t).uses_imatrix)
-            benchmark::RegisterBenchmark(("scalar/" + name + ".imat").c_str(), BM_quantize, t, true)
-                ->Unit(benchmark::kMillisecond);
+        // The scalar path, and each SIMD level this CPU has where the type has a lane driver.
+        for (kquant::CpuIsa isa : {kquant::CpuIsa::Scalar, kquant::CpuIsa::Avx2, kquant::CpuIsa::Avx512}) {
+            if (!kquant::cpu_isa_supported(isa)) continue;
+            if (isa != kquant::CpuIsa::Scalar && !kquant::has_lane_driver(t)) continue;
+            const std::string path = std::string(kquant::cpu_isa_name(isa)) + "/" + name;
+            if (plain)
+                benchmark::RegisterBenchmark(path.c_str(), BM_quantize, t, isa, false)->Unit(benchmark::kMillisecond);
+            if (kquant::type_info(t).uses_imatrix)
+                benchmark::RegisterBenchmark((path + ".imat").c_str(), BM_quantize, t, isa, true)
+                    ->Unit(benchmark::kMillisecond);
+        }
 #if KQ_BENCH_GGML
         const GgmlQuantizer q = ggml_quantizer(name);
         if (q == nullptr) {

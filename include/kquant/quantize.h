@@ -37,8 +37,8 @@ bool cpu_isa_supported(CpuIsa isa);
 const char* cpu_isa_name(CpuIsa isa);  // "scalar", "avx2", "avx512"
 
 // Type t's codec on level isa; nullptr if kquant cannot quantize t or this CPU lacks isa. A type the
-// level does not vectorize gets the scalar codec itself (today AVX2 and AVX-512 vectorize all twelve
-// quantizable types' quantization; dequantization is always the scalar one).
+// level does not vectorize (no lane driver: has_lane_driver in codecs.h) gets the scalar codec itself;
+// dequantization is always the scalar one.
 const RowCodec* cpu_codec(Type t, CpuIsa isa);
 
 // Quantizes nrows rows of n_per_row floats with n_threads threads (<= 0: all cores). qw holds n_per_row
