@@ -1,6 +1,7 @@
 // The CUDA job runner (kquant::cuda::run): the bytes of chunked and split tensors equal whole-tensor
 // CPU bytes whatever the chunk size, stream and io-thread counts; every byte is written exactly once;
-// progress is reported once per job; non-finite input fails naming the tensor, row and column.
+// progress is reported once per job; jobs sharing a source read it once; non-finite input fails naming
+// the tensor, row and column.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -191,6 +192,64 @@ TEST(CudaPipeline, ChunkedSplitTensorsEqualWholeCpuBytesForAnyChunking) {
             for (const TestTensor& t : ts) rows += t.nrows;
             EXPECT_EQ(st.chunks, static_cast<size_t>(rows));  // one row per chunk
         }
+    }
+}
+
+// One read, several outputs: jobs that read the same source (jobs_by_source) form a group whose chunks are
+// read, uploaded and converted once, every job's kernel running on them. Each output still equals its
+// own CPU bytes, every byte is written once, and the source counts once: in bytes_in, in the chunk count
+// and in progress (for the group's first job). Two groups: an F16 tensor to five types (the imatrix jobs
+// sharing one weight array, so the slot keeps it on the device, and one plain job between them) and a
+// requantized Q8_0 tensor (dequantized on the host once) to two types.
+TEST(CudaPipeline, JobsSharingASourceReadItOnce) {
+    KQ_REQUIRE_GPU();
+    std::vector<TestTensor> ts;
+    const TestTensor a = make_tensor("blk.0.ffn_up.weight", Type::F16, Type::Q4_K, 1024, 37, 37, true, 21);
+    for (Type dst : {Type::Q4_K, Type::Q6_K, Type::Q8_0, Type::IQ4_XS, Type::Q4_0}) {
+        TestTensor t = a;
+        t.dst = dst;
+        if (dst == Type::Q8_0) t.qw.clear();
+        ts.push_back(t);
+    }
+    const TestTensor b = make_tensor("requant.weight", Type::Q8_0, Type::Q5_K, 512, 13, 13, false, 22);
+    ts.push_back(b);
+    ts.push_back(b);
+    ts.back().dst = Type::Q3_K;
+    std::vector<QuantJob> jobs = jobs_of(ts);
+    for (size_t i = 1; i < 5; ++i) {
+        jobs[i].src = jobs[0].src;
+        if (jobs[i].qw != nullptr) jobs[i].qw = jobs[0].qw;
+    }
+    jobs[6].src = jobs[5].src;
+    ASSERT_EQ(jobs_by_source(jobs).size(), 2u);
+    std::vector<std::vector<uint8_t>> want;
+    uint64_t out_bytes = 0;
+    for (const TestTensor& t : ts) {
+        want.push_back(cpu_reference(t));
+        out_bytes += want.back().size();
+    }
+    struct Config {
+        size_t chunk;
+        int streams, io;
+    };
+    for (const Config cfg : {Config{1, 1, 1}, Config{9000, 3, 4}, Config{256u << 20, 2, 2}}) {
+        Sink sink(ts);
+        cuda::Options opt;
+        opt.chunk_bytes = cfg.chunk;
+        opt.streams = cfg.streams;
+        opt.io_threads = cfg.io;
+        const cuda::Stats st = cuda::run(jobs, opt, sink.writer(), sink.progress_fn());
+        for (size_t i = 0; i < ts.size(); ++i) {
+            EXPECT_EQ(sink.out[i], want[i]) << i << " " << type_info(ts[i].dst).name << " chunk_bytes " << cfg.chunk;
+            EXPECT_TRUE(std::all_of(sink.times[i].begin(), sink.times[i].end(), [](uint8_t c) { return c == 1; }))
+                << i << ": a byte was not written exactly once (chunk_bytes " << cfg.chunk << ")";
+            const bool first = i == 0 || i == 5;
+            EXPECT_EQ(sink.progress[i], first ? ts[i].bytes.size() : 0u) << i;
+        }
+        EXPECT_EQ(sink.progress_calls, static_cast<int>(ts.size()));
+        EXPECT_EQ(st.bytes_in, a.bytes.size() + b.bytes.size());
+        EXPECT_EQ(st.bytes_out, out_bytes);
+        if (cfg.chunk == 1) EXPECT_EQ(st.chunks, static_cast<size_t>(a.nrows + b.nrows));  // a row per chunk
     }
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "kquant/types.h"
 
@@ -26,5 +27,9 @@ using WriteFn = std::function<void(size_t job, uint64_t offset, const void* data
 
 // Called after each finished job (job index, bytes of source consumed); for progress display.
 using ProgressFn = std::function<void(size_t job, uint64_t src_bytes)>;
+
+// The jobs grouped by their source tensor (same bytes, type and shape), in order of first appearance:
+// what a backend (CPU or CUDA) reads once for several output types.
+std::vector<std::vector<size_t>> jobs_by_source(const std::vector<QuantJob>& jobs);
 
 }  // namespace kquant

@@ -95,10 +95,6 @@ PipelineStats run_pipeline(const gguf::Model& in, const std::vector<gguf::KV>& k
 // The CPU backend: quantizes jobs with the codecs of instruction set `isa` (cpu_codec) on `threads`
 // threads. Jobs with the same source (jobs_by_source) share its reading and conversion. Throws if this
 // CPU lacks `isa`.
-// The jobs grouped by their source tensor (same bytes, type and shape), in order of first appearance:
-// what a backend reads once for several output types.
-std::vector<std::vector<size_t>> jobs_by_source(const std::vector<QuantJob>& jobs);
-
 void run_cpu_jobs(const std::vector<QuantJob>& jobs, int threads, const WriteFn& write, const ProgressFn& progress,
                   CpuIsa isa = CpuIsa::Scalar);
 
