@@ -329,8 +329,9 @@ TEST(SmallTypesHelpers, RoundingByComparisonsEqualsLibm) {
 }
 #endif
 
-// fp4::best_index (scaled table, scalar form) against the reference's scan of all sixteen v[i]*d, for every
-// MXFP4 and NVFP4 half-scale and values around every table point, their midpoints, 0, NaN and infinities.
+// fp4::best_index (the eight codes of x's sign, scalar form) against the reference's scan of all sixteen
+// v[i]*d, for every MXFP4 and NVFP4 half-scale and values around every table point, their midpoints, 0,
+// NaN and infinities.
 TEST(SmallTypesHelpers, Fp4BestIndexEqualsTheSixteenCodeScan) {
     constexpr fp4::Table T = fp4::table();
     std::vector<float> scales;

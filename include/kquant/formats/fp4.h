@@ -37,48 +37,71 @@ struct Table {
 };
 KQ_HD constexpr Table table() { return Table{{0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}}; }
 
-// The table under half-scale d: vd[i] = v[i]*d, the same float products the reference forms for every
-// element (made once per unit here). V: float, or a vector of one unit per lane (simd/lanes.h).
+// The magnitudes of the table under half-scale d: m[k] = v[k]*d for the eight codes k = 0..7 (codes 8..15
+// are their negatives), the same float products the reference forms for every element (made once per
+// unit here). V: float, or a vector of one unit per lane (simd/lanes.h).
 template <class V>
 struct ScaledT {
-    V vd[16];
+    V m[8];
 };
 template <class V>
 KQ_HD ScaledT<V> scaled(const int8_t* v, V d) {
     ScaledT<V> s;
-    for (int i = 0; i < 16; ++i) s.vd[i] = V(static_cast<float>(v[i])) * d;
+    for (int k = 0; k < 8; ++k) s.m[k] = V(static_cast<float>(v[k])) * d;
     return s;
 }
 
-// ggml's best_index_mxfp4: the first code with the smallest |v[i]*d - x| (strict <, so +0 beats -0).
-// The scalar form is the reference's branch, which compilers turn into selects across the elements of
-// the calling loop (the codes of a unit are independent); a vector spells out those selects per lane.
+// ggml's best_index_mxfp4 is the first of the 16 codes with the smallest |v[i]*d - x| (strict <, so +0
+// beats -0). It is found among the eight codes of x's sign. For d >= 0 (always: both scales decode to >= 0):
+//   x >= 0: a negative code's error |-m - x| = m + x is >= x = the error of code 0, which comes first, so
+//           no negative code wins; the answer is the first least |m[k] - x|.
+//   x < 0:  code k's error is m[k] + |x| >= |x| (code 0's), and code 8+k's is |(-m[k]) - x| = |m[k] - |x||
+//           (a float subtraction is odd under negating both sides); code 8's equals code 0's, so the answer
+//           is code 0 if the first least |m[k] - |x|| is at k = 0, else 8 + k.
+//   NaN:    every error is NaN and no comparison succeeds: code 0 (x < 0 is false).
+// magnitude_index is the first least |m[k] - ax|, with_sign the step to x's sign. The scalar forms are
+// branches that compilers turn into selects across the elements of the calling loops (the codes of a
+// unit are independent); a vector spells out those selects per lane.
 template <class V>
-KQ_HD LaneInt<V> best_index(const ScaledT<V>& s, V x) {
+KQ_HD LaneInt<V> magnitude_index(const ScaledT<V>& s, V ax) {
     using I = LaneInt<V>;
     I best = I(0);
-    V best_err = kq_fabs(s.vd[0] - x);
-    for (int i = 1; i < 16; ++i) {
-        const V err = kq_fabs(s.vd[i] - x);
+    V best_err = kq_fabs(s.m[0] - ax);
+    for (int k = 1; k < 8; ++k) {
+        const V err = kq_fabs(s.m[k] - ax);
         if constexpr (LaneTraits<V>::kWidth == 1) {
             if (err < best_err) {
-                best = i;
+                best = k;
                 best_err = err;
             }
         } else {
             const LaneMask<V> better = err < best_err;
-            best = select(better, I(i), best);
+            best = select(better, I(k), best);
             best_err = select(better, err, best_err);
         }
     }
     return best;
 }
+template <class V>
+KQ_HD LaneInt<V> with_sign(LaneInt<V> k, V x) {
+    using I = LaneInt<V>;
+    if constexpr (LaneTraits<V>::kWidth == 1)
+        return x < 0.0f && k != 0 ? k + 8 : k;
+    else
+        return select((x < V(0.0f)) & (k != I(0)), k + I(8), k);
+}
+template <class V>
+KQ_HD LaneInt<V> best_index(const ScaledT<V>& s, V x) {
+    return with_sign(magnitude_index(s, kq_fabs(x)), x);
+}
 
 // The codes of n values of one unit under half-scale d.
+// (best_index in two passes: each is a loop the scalar path's compiler vectorizes.)
 template <class V>
 KQ_HD void codes(const int8_t* v, const V* x, int n, V d, LaneCode<V>* L) {
     const ScaledT<V> s = scaled(v, d);
-    for (int j = 0; j < n; ++j) L[j] = to_code(best_index(s, x[j]));
+    for (int j = 0; j < n; ++j) L[j] = to_code(magnitude_index(s, kq_fabs(x[j])));
+    for (int j = 0; j < n; ++j) L[j] = to_code(with_sign(from_code(L[j]), x[j]));
 }
 
 // n codes into n/2 bytes: byte j holds the code of element j (low nibble) and of element j + n/2 (high).
