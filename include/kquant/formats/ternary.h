@@ -52,6 +52,17 @@ KQ_HD void trit_codes(const V* x, V id, LaneCode<V>* L) {
     for (int j = 0; j < QK_K; ++j) L[j] = to_code(trit_byte(x[j] * id));
 }
 
+// The scale unit of both formats: the whole block under d = |max|, the codes trit_byte(x/d).
+template <class Block>
+struct Units {
+    static constexpr int kUnitElems = QK_K;
+    KQ_HD static float unit_scale(const float* x, int, Block* y) { return block_scale(x, &y->d); }
+    template <class V>
+    KQ_HD static void unit_codes(const V* x, V id, LaneCode<V>* L) {
+        trit_codes(x, id, L);
+    }
+};
+
 // Base-3 byte of n trit codes L[0], L[stride], ...: first trit most significant, then scaled to 8 bits by
 // the ceiling of q*256/243 (ggml's packing, so that the trits come back by multiplying by 3).
 KQ_HD uint8_t pack_trits(const uint8_t* L, int stride, int n) {
@@ -73,18 +84,12 @@ KQ_HD int unpack_trit(uint8_t byte, int n) {
 namespace codec {
 
 // TQ1_0 (ggml's quantize_row_tq1_0_ref / dequantize_row_tq1_0).
-struct TQ1_0 {
+struct TQ1_0 : ternary::Units<block_tq1_0> {
     using Block = block_tq1_0;
     static constexpr Type type = Type::TQ1_0;
     static constexpr int kBlockElems = QK_K;
-    static constexpr int kUnitElems = QK_K;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static float unit_scale(const float* x, int, Block* y) { return ternary::block_scale(x, &y->d); }
-    template <class V>
-    KQ_HD static void unit_codes(const V* x, V id, LaneCode<V>* L) {
-        ternary::trit_codes(x, id, L);
-    }
     KQ_HD static void pack_unit(const uint8_t* L, int, Block* y) {
         for (int m = 0; m < 32; ++m) y->qs[m] = ternary::pack_trits(L + m, 32, 5);
         for (int m = 0; m < 16; ++m) y->qs[32 + m] = ternary::pack_trits(L + 160 + m, 16, 5);
@@ -106,18 +111,12 @@ struct TQ1_0 {
 
 // TQ2_0 (ggml's quantize_row_tq2_0_ref / dequantize_row_tq2_0): code trit+1 of element 128g + 32n + m in
 // bits 2n of byte 32g + m.
-struct TQ2_0 {
+struct TQ2_0 : ternary::Units<block_tq2_0> {
     using Block = block_tq2_0;
     static constexpr Type type = Type::TQ2_0;
     static constexpr int kBlockElems = QK_K;
-    static constexpr int kUnitElems = QK_K;
     static constexpr bool kRowSigma2 = false;
 
-    KQ_HD static float unit_scale(const float* x, int, Block* y) { return ternary::block_scale(x, &y->d); }
-    template <class V>
-    KQ_HD static void unit_codes(const V* x, V id, LaneCode<V>* L) {
-        ternary::trit_codes(x, id, L);
-    }
     KQ_HD static void pack_unit(const uint8_t* L, int, Block* y) {
         for (int g = 0; g < 2; ++g)
             for (int m = 0; m < 32; ++m) {
