@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of an 8B-shaped F16 model (made by kquant-synth) on a GPU machine: the CUDA path
 # for Q4_K (pure), Q6_K (pure), Q8_0 and Q4_K_M, then Q4_K on every path (scalar, AVX2, AVX-512, CUDA)
-# in one run, so the ratios compare like with like. Results (JSON, CSV, logs) go to OUTDIR.
+# in one run, so the ratios compare like with like; then one process writing Q4_K_M, Q5_K_M, Q6_K and Q8_0
+# against the four single runs, and cold runs (--cold, as root). Results (JSON, CSV, logs) go to OUTDIR.
 #
 # usage: scripts/gpu_e2e.sh BUILD_DIR OUTDIR [PRESET]      (PRESET: 8b by default; 1b for a quick look)
 set -euo pipefail
@@ -27,3 +28,25 @@ echo "synth: $(( $(date +%s) - t0 )) s" | tee -a "$out/e2e-machine.txt"
 "$build/kquant-bench" --model "$model" --types q4_k-pure --paths scalar,avx2,avx512,cuda --repeats 1 \
   --no-warmup --workdir "$work/all" --json "$out/e2e-paths.json" --csv "$out/e2e-paths.csv" -q 2>&1 \
   | tee "$out/e2e-paths.txt"
+
+# One read, four outputs (issue 15) against the four single runs: whole processes as a user runs them,
+# warm page cache, the two commands alternating (3 rounds after one warm-up each); then the outputs of
+# the last round compared byte for byte.
+cli="$build/kquant-cuda"
+types=(Q4_K_M Q5_K_M Q6_K Q8_0)
+mkdir -p "$work/multi" "$work/single"
+runs_log="$out/e2e-multi-runs.log"  # the processes' own lines
+multi() { "$cli" -q --type "$(IFS=,; echo "${types[*]}")" "$model" "$work/multi/m-{type}.gguf" >>"$runs_log" 2>&1; }
+singles() { for t in "${types[@]}"; do "$cli" -q --type "$t" "$model" "$work/single/m-$t.gguf" >>"$runs_log" 2>&1; done; }
+secs() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); awk "BEGIN { printf \"%.3f\", $t1 - $t0 }"; }
+multi; singles
+{
+  echo "round multi_s singles_s"
+  for r in 1 2 3; do echo "$r $(secs multi) $(secs singles)"; done
+  for t in "${types[@]}"; do cmp "$work/multi/m-$t.gguf" "$work/single/m-$t.gguf" && echo "$t: identical"; done
+} 2>&1 | tee "$out/e2e-multi.txt"
+
+# Cold runs (drops the page cache: root only; kquant-bench says so otherwise) against a plain sequential
+# read of the file.
+"$build/kquant-bench" --model "$model" --types q4_k-pure --paths cuda --repeats 2 --cold \
+  --workdir "$work/cold" --json "$out/e2e-cold.json" --csv "$out/e2e-cold.csv" -q 2>&1 | tee "$out/e2e-cold.txt"
