@@ -2,7 +2,6 @@
 // (O_TMPFILE) leaves nothing even after SIGKILL; a named one (where O_TMPFILE is missing, or with
 // KQUANT_NAMED_TEMP=1) is removed on every terminating signal that can be caught.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "support/fault_models.h"
+#include "support/run_cmd.h"
 
 namespace kquant::test {
 namespace {
@@ -43,41 +43,6 @@ std::unique_ptr<gguf::Writer> writer(const std::string& path) {
 void fill(gguf::Writer& w) {
     const std::vector<uint8_t> d = f32_wave(128);
     w.write_tensor(0, 0, d.data(), d.size());
-}
-
-// Forks; the child runs `child` with the write end of a pipe; returns the wait status and what the child
-// wrote. No core files: some signals below dump core by default.
-std::pair<int, std::string> in_child(const std::function<void(int)>& child, const std::function<void(pid_t)>& parent = {}) {
-    int fds[2];
-    if (pipe(fds) != 0) return {-1, ""};
-    const pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        struct rlimit no_core {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        child(fds[1]);
-        _exit(0);
-    }
-    close(fds[1]);
-    std::string out;
-    char buf[256];
-    ssize_t n;
-    bool told = false;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
-        out.append(buf, static_cast<size_t>(n));
-        if (!told && parent && out.find('\n') != std::string::npos) {
-            told = true;
-            parent(pid);
-        }
-    }
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {status, out};
-}
-
-void say(int fd, const std::string& s) {
-    if (write(fd, s.data(), s.size()) < 0) _exit(3);
 }
 
 TEST(FaultsTemp, AnonymousFileHasNoNameUntilCommit) {
@@ -120,7 +85,7 @@ TEST(FaultsTemp, SigkillLeavesNothingWithAnAnonymousFile) {
         [&](int fd) {
             auto w = writer(path);
             fill(*w);
-            say(fd, w->temp_path() + "\n");
+            send_to_parent(fd, w->temp_path() + "\n");
             pause();
         },
         [](pid_t pid) { kill(pid, SIGKILL); });
@@ -144,7 +109,7 @@ TEST(FaultsTemp, EveryTerminatingSignalRemovesANamedFile) {
         auto [status, out] = in_child([&](int fd) {
             auto w = writer(path);
             fill(*w);
-            say(fd, w->temp_path());
+            send_to_parent(fd, w->temp_path());
             raise(sig);
             _exit(4);
         });
@@ -168,7 +133,7 @@ TEST(FaultsTemp, ACrashRemovesANamedFile) {
     auto [status, out] = in_child([&](int fd) {
         auto w = writer(dir + "/model.gguf");
         fill(*w);
-        say(fd, w->temp_path());
+        send_to_parent(fd, w->temp_path());
         volatile int* volatile p = reinterpret_cast<int*>(uintptr_t{64});  // unmapped (and not null, which
         *p = 1;                                                              // UBSan would report first)
         _exit(4);

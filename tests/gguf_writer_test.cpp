@@ -15,6 +15,7 @@
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "support/gguf_builder.h"
+#include "support/run_cmd.h"
 
 namespace kquant {
 namespace {
@@ -235,45 +236,20 @@ TEST(GgufWriter, UnwritableDirectoryIsAnError) {
                    "No such file or directory");
 }
 
-// Runs `child` in a forked process and returns its wait status and what it wrote to the pipe.
-std::pair<int, std::string> run_in_child(const std::function<void(int fd)>& child) {
-    int fds[2];
-    if (pipe(fds) != 0) return {-1, "pipe failed"};
-    const pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        child(fds[1]);
-        _exit(0);
-    }
-    close(fds[1]);
-    std::string out;
-    char buf[512];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {status, out};
-}
-
-void send(int fd, const std::string& s) {
-    if (write(fd, s.data(), s.size()) < 0) _exit(3);
-}
-
 // A file-size limit makes every write past it fail with EFBIG, as a full disk fails with ENOSPC.
 TEST(GgufWriter, DiskFullIsAnErrorAndLeavesNoTempFile) {
     NamedTempMode named;
     const std::string dir = test::fresh_test_dir("GgufWriter.DiskFull");
     const std::string path = dir + "/model.gguf";
-    auto [status, msg] = run_in_child([&](int fd) {
+    auto [status, msg] = test::in_child([&](int fd) {
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit lim {4096, 4096};
         if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(2);
         try {
             Writer w(path, kKvs, {{"big", {1 << 20}, Type::F32}});
-            send(fd, "no error");
+            test::send_to_parent(fd, "no error");
         } catch (const Error& e) {
-            send(fd, e.what());
+            test::send_to_parent(fd, e.what());
         }
     });
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -289,7 +265,7 @@ TEST(GgufWriter, WriteErrorIsNamedAndLeavesNoTempFile) {
     NamedTempMode named;
     const std::string dir = test::fresh_test_dir("GgufWriter.WriteError");
     const std::string path = dir + "/model.gguf";
-    auto [status, msg] = run_in_child([&](int fd) {
+    auto [status, msg] = test::in_child([&](int fd) {
         signal(SIGXFSZ, SIG_IGN);
         try {
             Writer w(path, kKvs, {{"small", {8}, Type::F32}, {"big", {1 << 16}, Type::F32}});
@@ -297,9 +273,9 @@ TEST(GgufWriter, WriteErrorIsNamedAndLeavesNoTempFile) {
             if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(2);
             const std::vector<uint8_t> d(w.info(1).nbytes, 0x5a);
             w.write_tensor(1, 0, d.data(), d.size());
-            send(fd, "no error");
+            test::send_to_parent(fd, "no error");
         } catch (const Error& e) {
-            send(fd, e.what());
+            test::send_to_parent(fd, e.what());
         }
     });
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -318,11 +294,11 @@ void expect_signal_removes_temp(int sig, const std::string& name) {
     const std::string dir = test::fresh_test_dir(name);
     const std::string path = dir + "/model.gguf";
     test::write_file(path, {'o', 'l', 'd'});
-    auto [status, msg] = run_in_child([&](int fd) {
+    auto [status, msg] = test::in_child([&](int fd) {
         Writer w(path, kKvs, some_specs());
         const auto d = pattern(w.info(0).nbytes, 1);
         w.write_tensor(0, 0, d.data(), d.size());
-        send(fd, w.temp_path());
+        test::send_to_parent(fd, w.temp_path());
         raise(sig);
         _exit(4);  // not reached: the default action ends the process
     });

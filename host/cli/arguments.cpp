@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/file_kind.h"
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 #include "kquant/presets.h"
@@ -28,15 +29,6 @@ bool names_preset_exactly(const std::string& arg) {
     for (; i < arg.size(); ++i)
         if (!std::isdigit(static_cast<unsigned char>(arg[i]))) return false;
     return true;
-}
-
-const char* kind_of(mode_t m) {
-    if (S_ISDIR(m)) return "a directory";
-    if (S_ISCHR(m)) return "a character device";
-    if (S_ISBLK(m)) return "a block device";
-    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
-    if (S_ISSOCK(m)) return "a socket";
-    return "not a regular file";
 }
 
 std::string describe(const FileUse& f) { return f.role + " (" + f.path + ")"; }
@@ -127,7 +119,7 @@ void check_output_location(const std::string& path, const std::string& role) {
         if (S_ISDIR(st.st_mode))
             throw Error(who + ": is a directory; give a file name inside it, e.g. " + path + "/model.gguf");
         if (!S_ISREG(st.st_mode))
-            throw Error(who + ": exists and is " + kind_of(st.st_mode) +
+            throw Error(who + ": exists and is " + file_kind(st.st_mode) +
                         "; kquant-cuda only replaces regular files, since it renames a complete file into place "
                         "(remove it, or use --dry-run to write nothing)");
     }

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/file_kind.h"
 #include "kquant/error.h"
 #include "kquant/gguf.h"
 
@@ -187,15 +188,6 @@ size_t name_max(const std::string& dir) {
 
 std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
-const char* kind_of(mode_t m) {
-    if (S_ISDIR(m)) return "a directory";
-    if (S_ISCHR(m)) return "a character device";
-    if (S_ISBLK(m)) return "a block device";
-    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
-    if (S_ISSOCK(m)) return "a socket";
-    return "not a regular file";
-}
-
 // An output may replace a regular file, never anything else: publishing renames onto the name, which
 // would put a regular file where a device (/dev/null), FIFO or socket was.
 void check_destination(const std::string& path) {
@@ -204,7 +196,7 @@ void check_destination(const std::string& path) {
         fail(path, "", "the output names a directory (it ends in '/'); give a file name inside it");
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-        fail(path, "", std::string("the output exists and is ") + kind_of(st.st_mode) +
+        fail(path, "", std::string("the output exists and is ") + file_kind(st.st_mode) +
                            "; kquant-cuda only replaces regular files (remove it or choose another name)");
 }
 

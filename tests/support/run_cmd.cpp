@@ -1,7 +1,9 @@
 #include "support/run_cmd.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -9,6 +11,39 @@
 #include <filesystem>
 
 namespace kquant::test {
+
+std::pair<int, std::string> in_child(const std::function<void(int fd)>& child, const std::function<void(pid_t)>& parent) {
+    int fds[2];
+    if (pipe(fds) != 0) return {-1, "pipe failed"};
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        struct rlimit no_core {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        child(fds[1]);
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    bool told = false;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        if (!told && parent && out.find('\n') != std::string::npos) {
+            told = true;
+            parent(pid);
+        }
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {status, out};
+}
+
+void send_to_parent(int fd, const std::string& s) {
+    if (write(fd, s.data(), s.size()) < 0) _exit(3);
+}
 
 CmdResult run_cmd(const std::string& cmd) {
     CmdResult r;
