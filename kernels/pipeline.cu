@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "check.cuh"
@@ -48,7 +49,7 @@ struct JobPlan {
 
 // Per-group facts: the shared source and the chunking.
 struct GroupPlan {
-    std::vector<size_t> jobs;   // indices into the job list, in order
+    std::vector<size_t> jobs;   // indices into the job list, in order (a group of jobs_by_source)
     Type dev_src = Type::F32;   // what the kernels read: the source type, or F32 after host dequantization
     size_t src_row = 0;         // source bytes per row in the mapping
     size_t dev_row = 0;         // bytes per row the kernels read
@@ -72,8 +73,7 @@ public:
           write_(write),
           progress_(progress),
           plans_(jobs.size()),
-          job_groups_(jobs_by_source(jobs)),
-          groups_(job_groups_.size()),
+          groups_(group_plans(jobs)),
           fault_(injected_fault()) {}
 
     Stats run() {
@@ -107,6 +107,14 @@ public:
     }
 
 private:
+    // One plan per group of jobs_by_source, holding its job indices; plan() fills in the rest.
+    static std::vector<GroupPlan> group_plans(const std::vector<QuantJob>& jobs) {
+        std::vector<std::vector<size_t>> by_source = jobs_by_source(jobs);
+        std::vector<GroupPlan> groups(by_source.size());
+        for (size_t g = 0; g < groups.size(); ++g) groups[g].jobs = std::move(by_source[g]);
+        return groups;
+    }
+
     void plan() {
         for (size_t j = 0; j < jobs_.size(); ++j) {
             const QuantJob& job = jobs_[j];
@@ -130,7 +138,6 @@ private:
         size_t total_chunks = 0;
         for (size_t gi = 0; gi < groups_.size(); ++gi) {
             GroupPlan& g = groups_[gi];
-            g.jobs = job_groups_[gi];
             const QuantJob& job = jobs_[g.jobs.front()];  // the group's source (jobs_by_source: all the same)
             // F32, F16 and BF16 are converted by the kernels; other types are dequantized on the host
             // (requantization).
@@ -367,7 +374,6 @@ private:
     const WriteFn& write_;
     const ProgressFn& progress_;
     std::vector<JobPlan> plans_;
-    std::vector<std::vector<size_t>> job_groups_;  // jobs_by_source(jobs_)
     std::vector<GroupPlan> groups_;
     std::vector<Chunk> chunks_;
     std::atomic<size_t> next_chunk_{0};
