@@ -48,6 +48,15 @@ KQ_HD float kq_max(float a, float b) { return a > b ? a : b; }
 KQ_HD float kq_min(float a, float b) { return a < b ? a : b; }
 KQ_HD int kq_clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+// Largest |x| over n values from 0, strict (NaN never wins): ggml's `if (amax < fabsf(v)) amax = fabsf(v)`
+// of MXFP4/NVFP4 and `if (a > amax) amax = a` of Q2_0. (TQ's MAX(amax, |x|) differs: a NaN propagates.)
+KQ_HD float abs_max(const float* x, int n) {
+    float amax = 0.0f;
+    for (int j = 0; j < n; ++j)
+        if (amax < kq_fabs(x[j])) amax = kq_fabs(x[j]);
+    return amax;
+}
+
 // IEEE binary16 from float32, round to nearest even, subnormals exact, overflow to inf,
 // NaN -> 0x7E00 with the sign kept (as ggml's software conversion).
 KQ_HD uint16_t fp32_to_fp16(float f) {

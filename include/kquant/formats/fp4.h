@@ -185,14 +185,6 @@ KQ_HD uint8_t fp32_to_ue4m3(float x) {
     return static_cast<uint8_t>((exp << 3) | man);
 }
 
-// Largest |x| over n values, strict > (NaN never wins), as the reference's `if (amax < fabsf(v))`.
-KQ_HD float abs_max(const float* x, int n) {
-    float amax = 0.0f;
-    for (int j = 0; j < n; ++j)
-        if (amax < kq_fabs(x[j])) amax = kq_fabs(x[j]);
-    return amax;
-}
-
 KQ_HD void unpack_codes(const int8_t* v, const uint8_t* qs, int n, float d, float* y) {
     for (int j = 0; j < n / 2; ++j) {
         y[j] = static_cast<float>(v[qs[j] & 0x0F]) * d;
@@ -214,7 +206,7 @@ struct MXFP4 {
     static constexpr bool kRowSigma2 = false;
 
     KQ_HD static float unit_scale(const float* x, int, Block* y) {
-        y->e = fp4::e8m0_exponent(fp4::abs_max(x, QK_MXFP4));
+        y->e = fp4::e8m0_exponent(abs_max(x, QK_MXFP4));
         return fp4::e8m0_to_fp32_half(y->e);
     }
     template <class V>
@@ -241,7 +233,7 @@ struct NVFP4 {
     static constexpr bool kRowSigma2 = false;
 
     KQ_HD static float unit_scale(const float* x, int s, Block* y) {
-        y->d[s] = fp4::fp32_to_ue4m3(fp4::abs_max(x, QK_NVFP4_SUB) / 6.0f);
+        y->d[s] = fp4::fp32_to_ue4m3(abs_max(x, QK_NVFP4_SUB) / 6.0f);
         return fp4::ue4m3_to_fp32_half(y->d[s]);
     }
     template <class V>

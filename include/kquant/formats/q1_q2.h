@@ -78,9 +78,7 @@ struct Q2_0 {
     static constexpr bool kRowSigma2 = false;
 
     KQ_HD static float unit_scale(const float* x, int, Block* y) {
-        float amax = 0.0f;
-        for (int j = 0; j < QK2_0; ++j)
-            if (kq_fabs(x[j]) > amax) amax = kq_fabs(x[j]);
+        const float amax = abs_max(x, QK2_0);
         y->d = fp32_to_fp16(amax);
         return amax > 0.0f ? 1.0f / amax : 0.0f;
     }
